@@ -1,0 +1,46 @@
+"""The project-wide error type. Services raise these; the API maps them to its error shape
+``{"error": {"code", "message", "details"}}`` and the admin shows their message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JobCenterError(Exception):
+    """Base of every error the job center reports to a caller."""
+
+    code = "ERROR"
+    status_code = 400
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationError(JobCenterError):
+    """Input that cannot be accepted; ``details`` lists ``{"field", "message"}`` items."""
+
+    code = "VALIDATION_ERROR"
+    status_code = 422
+
+
+class UnknownJobType(ValidationError):
+    code = "UNKNOWN_JOB_TYPE"
+
+
+class NotFound(JobCenterError):
+    code = "NOT_FOUND"
+    status_code = 404
+
+
+class InvalidTransition(JobCenterError):
+    """A state change the state machine does not allow from the current status."""
+
+    code = "INVALID_TRANSITION"
+    status_code = 409

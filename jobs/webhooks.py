@@ -1,0 +1,182 @@
+"""Webhooks: the outbox and its delivery.
+
+When a job or a batch that carries ``webhook = {url, secret?}`` ends, a WebhookDelivery row
+is written in the same transaction as the final status, so a delivery is never lost and
+never sent for a change that rolled back. Workers deliver due rows (jobs/worker/webhooks.py):
+a JSON POST signed with HMAC-SHA256 of the body, retried with exponential backoff until the
+receiver answers 2xx or the attempts run out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+
+from batches.models import Batch
+from jobcenter import net
+from jobs.models import Job, WebhookDelivery
+
+logger = logging.getLogger("jobcenter.worker")
+
+SIGNATURE_HEADER = "X-JobCenter-Signature"
+EVENT_HEADER = "X-JobCenter-Event"
+DELIVERY_HEADER = "X-JobCenter-Delivery"
+MAX_ATTEMPTS = 8
+BACKOFF_MAX_SECONDS = 3600.0
+IN_FLIGHT_SECONDS = 60.0
+"""A claimed delivery is not handed out again for this long (its worker may have died)."""
+RESULTS_INLINE_BYTES = 64_000
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def results_summary(results: Any) -> Any:
+    """The results themselves when small; otherwise their keys, so the receiver knows to
+    fetch them from the API."""
+    encoded = json.dumps(results, cls=DjangoJSONEncoder)
+    if len(encoded) <= RESULTS_INLINE_BYTES:
+        return results
+    keys = sorted(results) if isinstance(results, dict) else []
+    return {"truncated": True, "size_bytes": len(encoded), "keys": keys}
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    return {
+        "event": f"job.{job.status}",
+        "job_id": job.job_id,
+        "job_type": job.job_type,
+        "job_name": job.job_name,
+        "status": job.status,
+        "batch_id": job.batch_id,
+        "attempts": job.attempts,
+        "results": results_summary(job.results) if job.results is not None else None,
+        "error": job.error,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "completed_at": _iso(job.completed_at),
+    }
+
+
+def batch_payload(batch: Batch) -> dict[str, Any]:
+    return {
+        "event": f"batch.{batch.status}",
+        "batch_id": batch.batch_id,
+        "batch_name": batch.batch_name,
+        "status": batch.status,
+        "total_jobs": batch.total_jobs,
+        "completed_jobs": batch.completed_jobs,
+        "failed_jobs": batch.failed_jobs,
+        "cancelled_jobs": batch.cancelled_jobs,
+        "created_at": _iso(batch.created_at),
+        "completed_at": _iso(batch.completed_at),
+    }
+
+
+def record_job_endings(job_ids: Iterable[str]) -> int:
+    """Outbox rows for the jobs among ``job_ids`` that carry a webhook; call in the
+    transaction that ended them."""
+    ids = list(job_ids)
+    if not ids:
+        return 0
+    deliveries = [
+        WebhookDelivery(
+            job=job,
+            url=job.webhook["url"],
+            secret=job.webhook.get("secret") or "",
+            payload=job_payload(job),
+        )
+        for job in Job.objects.filter(pk__in=ids, webhook__isnull=False)
+        if isinstance(job.webhook, dict) and job.webhook.get("url")
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries)
+    return len(deliveries)
+
+
+def record_batch_ending(batch_id: str) -> None:
+    batch = Batch.objects.filter(pk=batch_id).first()
+    if batch is None or not isinstance(batch.webhook, dict) or not batch.webhook.get("url"):
+        return
+    WebhookDelivery.objects.create(
+        batch=batch,
+        url=batch.webhook["url"],
+        secret=batch.webhook.get("secret") or "",
+        payload=batch_payload(batch),
+    )
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def claim_due(limit: int = 10) -> list[WebhookDelivery]:
+    """Due deliveries, each taken with a compare-and-set on ``next_attempt_at`` so that two
+    workers never send the same one at the same time."""
+    now = timezone.now()
+    taken = []
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at")[:limit]
+    for delivery in due:
+        hold = now + timedelta(seconds=IN_FLIGHT_SECONDS)
+        if WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=delivery.status, next_attempt_at=delivery.next_attempt_at
+        ).update(next_attempt_at=hold):
+            taken.append(delivery)
+    return taken
+
+
+def deliver(delivery: WebhookDelivery) -> bool:
+    """POST one delivery and record the result; True when the receiver took it."""
+    body = json.dumps(delivery.payload, cls=DjangoJSONEncoder, sort_keys=True).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "JobCenter-Webhook/1",
+        EVENT_HEADER: str(delivery.payload.get("event", "")),
+        DELIVERY_HEADER: str(delivery.pk),
+    }
+    if delivery.secret:
+        headers[SIGNATURE_HEADER] = sign(delivery.secret, body)
+    allow_private = settings.JOBCENTER_WEBHOOK_ALLOW_PRIVATE
+    try:
+        response = net.request(
+            "POST", delivery.url, body=body, headers=headers, allow_private=allow_private
+        )
+    except net.AddressNotAllowed as exc:
+        _record_attempt(delivery, ok=False, error=str(exc), final=True)
+        return False
+    except (OSError, ValueError) as exc:
+        _record_attempt(delivery, ok=False, error=f"{type(exc).__name__}: {exc}")
+        return False
+    ok = 200 <= response.status < 300
+    _record_attempt(delivery, ok=ok, error="" if ok else f"HTTP {response.status}")
+    return ok
+
+
+def _record_attempt(
+    delivery: WebhookDelivery, *, ok: bool, error: str, final: bool = False
+) -> None:
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    fields: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
+    if ok:
+        fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now)
+    elif final or attempts >= MAX_ATTEMPTS:
+        fields.update(status=WebhookDelivery.Status.FAILED)
+        logger.warning("webhook %s to %s failed for good: %s", delivery.pk, delivery.url, error)
+    else:
+        base = settings.JOBCENTER_WEBHOOK_RETRY_SECONDS
+        delay = min(BACKOFF_MAX_SECONDS, base * 2 ** (attempts - 1))
+        fields.update(next_attempt_at=now + timedelta(seconds=delay))
+        logger.info("webhook %s to %s: %s; retry in %.0fs", delivery.pk, delivery.url, error, delay)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)

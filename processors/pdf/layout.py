@@ -1,0 +1,334 @@
+"""Page layout shared by both text engines and OCR: lines with positions, the reading order
+of a page (columns, tables), and the text clean-up every engine needs.
+
+Both engines are reduced to the same thing, text lines with a box, a baseline, a font size
+and a bold flag, so that reading order, tables, paragraphs, headings and lists are decided by
+one piece of code and the engines can be compared on text alone. Coordinates are PDF points
+measured from the top-left corner of the page (y grows downwards).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+from dataclasses import dataclass, field
+
+# Ligatures and presentation forms unfolded; soft hyphens and pdfium's U+FFFE (its mark for
+# a hyphen it took as soft at a line end) become plain hyphens, decided on later.
+_FOLD = str.maketrans(
+    {
+        "\ufb00": "ff",
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+        "\ufb03": "ffi",
+        "\ufb04": "ffl",
+        "\ufb05": "st",
+        "\ufb06": "st",
+        "\u00ad": "-",
+        "\ufffe": "-",
+        "\x02": "-",
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u200b": "",
+        "\ufeff": "",
+        "\x00": "",
+    }
+)
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def clean_text(text: str) -> str:
+    return _SPACES.sub(" ", text.translate(_FOLD)).strip()
+
+
+@dataclass
+class Line:
+    text: str
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    baseline: float
+    size: float
+    bold: bool = False
+    region: int = 0
+    """Which block of the page's reading order the line belongs to (a column part, a cell);
+    a change of region always starts a new paragraph."""
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+@dataclass
+class Table:
+    rows: list[list[str]]
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+    region: int = 0
+
+
+Item = Line | Table
+
+
+@dataclass
+class PageLayout:
+    width: float
+    height: float
+    items: list[Item] = field(default_factory=list)
+    """Lines and tables in reading order."""
+    source: str = "native"
+    """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
+
+    @property
+    def lines(self) -> list[Line]:
+        return [item for item in self.items if isinstance(item, Line)]
+
+    def text(self) -> str:
+        """Plain text in reading order (lines joined as they stand), for quality checks."""
+        parts: list[str] = []
+        for item in self.items:
+            if isinstance(item, Line):
+                parts.append(item.text)
+            else:
+                parts.extend(" ".join(row) for row in item.rows)
+        return "\n".join(parts)
+
+    def char_count(self) -> int:
+        return sum(len(part.replace(" ", "")) for part in self.text().splitlines())
+
+
+@dataclass
+class Rule:
+    """A ruling line (a table border) as a segment."""
+
+    x0: float
+    top: float
+    x1: float
+    bottom: float
+
+    @property
+    def horizontal(self) -> bool:
+        return (self.bottom - self.top) <= 2.5 and (self.x1 - self.x0) > 10
+
+    @property
+    def vertical(self) -> bool:
+        return (self.x1 - self.x0) <= 2.5 and (self.bottom - self.top) > 10
+
+
+# --- lines -----------------------------------------------------------------------------------
+
+
+def merge_same_baseline(lines: list[Line]) -> list[Line]:
+    """Join pieces of one visual line (a bullet drawn apart from its text, runs split at a
+    font change) when they share a baseline and nearly touch."""
+    ordered = sorted(lines, key=lambda line: (round(line.baseline), line.x0))
+    merged: list[Line] = []
+    for line in ordered:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and abs(last.baseline - line.baseline) <= 0.25 * max(last.size, line.size, 1)
+            and line.x0 >= last.x1 - 1
+            and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
+        ):
+            text = last.text + " " + line.text
+            merged[-1] = Line(
+                text,
+                last.x0,
+                min(last.top, line.top),
+                line.x1,
+                max(last.bottom, line.bottom),
+                last.baseline,
+                _weighted_size(last, line),
+                last.bold and line.bold,
+            )
+        else:
+            merged.append(line)
+    return merged
+
+
+def _weighted_size(a: Line, b: Line) -> float:
+    """The size of the longer part: a bullet glyph must not change the line's size."""
+    return a.size if len(a.text) >= len(b.text) else b.size
+
+
+# --- reading order ---------------------------------------------------------------------------
+
+
+def reading_order(lines: list[Line], rules: list[Rule] = ()) -> list[Item]:  # type: ignore[assignment]
+    """Order a page's lines for reading: tables (found from ruling lines) become Table
+    items, the rest is cut recursively at the widest empty gap, vertical gaps splitting
+    columns (left before right) and horizontal gaps splitting bands (top before bottom)."""
+    lines = [line for line in lines if line.text]
+    if not lines:
+        return []
+    items: list[Line | Table] = list(lines)
+    for table, members in find_tables(lines, list(rules)):
+        member_ids = {id(line) for line in members}
+        items = [item for item in items if id(item) not in member_ids]
+        items.append(table)
+    sizes = [line.size for line in lines if line.size > 0]
+    unit = statistics.median(sizes) if sizes else 10.0
+    ordered: list[Item] = []
+    regions = _cut(items, unit)
+    for region, group in enumerate(regions):
+        for item in group:
+            item.region = region
+            ordered.append(item)
+    return ordered
+
+
+def _box(item: Item) -> tuple[float, float, float, float]:
+    return item.x0, item.top, item.x1, item.bottom
+
+
+def _gaps(spans: list[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:
+    """Empty intervals of at least ``minimum`` between the covered ``spans``."""
+    gaps = []
+    spans = sorted(spans)
+    reach = spans[0][1]
+    for start, end in spans[1:]:
+        if start - reach >= minimum:
+            gaps.append((reach, start))
+        reach = max(reach, end)
+    return gaps
+
+
+def _cut(items: list[Item], unit: float) -> list[list[Item]]:
+    """Recursive XY-cut at the single widest gap; a group with no gap wider than a
+    paragraph break is a leaf, read line by line."""
+    if len(items) <= 1:
+        return [items] if items else []
+    boxes = [_box(item) for item in items]
+    horizontal = _gaps([(b[1], b[3]) for b in boxes], 0.0)
+    best_h = max(horizontal, key=lambda g: g[1] - g[0], default=None)
+    width_h = best_h[1] - best_h[0] if best_h else -1.0
+    vertical = _gaps([(b[0], b[2]) for b in boxes], max(0.9 * unit, 6.0))
+    for gap in sorted(vertical, key=lambda g: g[0] - g[1]):
+        if gap[1] - gap[0] < width_h:
+            break
+        middle = (gap[0] + gap[1]) / 2
+        first = [item for item in items if _box(item)[2] <= middle]
+        second = [item for item in items if _box(item)[2] > middle]
+        if _is_column_cut(first, second):
+            return _cut(first, unit) + _cut(second, unit)
+    if best_h is not None and (width_h >= 0.7 * unit or any(isinstance(i, Table) for i in items)):
+        middle = (best_h[0] + best_h[1]) / 2
+        first = [item for item in items if _box(item)[3] <= middle]
+        second = [item for item in items if _box(item)[3] > middle]
+        return _cut(first, unit) + _cut(second, unit)
+    leaf_lines = [item for item in items if isinstance(item, Line)]
+    tables = [item for item in items if isinstance(item, Table)]
+    ordered: list[Item] = list(merge_same_baseline(leaf_lines))
+    ordered.extend(tables)
+    ordered.sort(key=lambda item: (item.top if isinstance(item, Table) else item.baseline, item.x0))
+    return [ordered]
+
+
+def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
+    """A vertical gap separates columns, not bullets from their items nor the labels of a
+    form or an unruled table from their values: those are read across, row by row."""
+    left = [item for item in first if isinstance(item, Line)]
+    right = [item for item in second if isinstance(item, Line)]
+    if not left or not right:
+        return True
+    if all(len(line.text) <= 3 for line in left) or all(len(line.text) <= 3 for line in right):
+        return False
+    baselines = {round(line.baseline) for line in right}
+    aligned = sum(1 for line in left if {round(line.baseline) + d for d in (-1, 0, 1)} & baselines)
+    short = statistics.mean(len(line.text) for line in left + right) < 25
+    return not (short and aligned >= 0.8 * min(len(left), len(right)))
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[Line]]]:
+    """Ruled tables: at least three horizontal rules of the same extent with text between
+    them; each band between two rules is a row, split into cells at the vertical rules (or,
+    without those, at the gaps between the texts)."""
+    horizontal = sorted((rule for rule in rules if rule.horizontal), key=lambda r: r.top)
+    groups: list[list[Rule]] = []
+    for rule in horizontal:
+        for group in groups:
+            head = group[0]
+            if abs(head.x0 - rule.x0) <= 3 and abs(head.x1 - rule.x1) <= 3:
+                if abs(group[-1].top - rule.top) > 1:
+                    group.append(rule)
+                break
+        else:
+            groups.append([rule])
+    found: list[tuple[Table, list[Line]]] = []
+    used: set[int] = set()
+    for group in groups:
+        if len(group) < 3:
+            continue
+        x0, x1 = group[0].x0, group[0].x1
+        top, bottom = group[0].top, group[-1].bottom
+        inside = [
+            line
+            for line in lines
+            if id(line) not in used
+            and line.x0 >= x0 - 2
+            and line.x1 <= x1 + 2
+            and line.top >= top - 2
+            and line.bottom <= bottom + 2
+        ]
+        if not inside:
+            continue
+        verticals = sorted(
+            {
+                round(rule.x0)
+                for rule in rules
+                if rule.vertical
+                and rule.top <= top + 3
+                and rule.bottom >= bottom - 3
+                and x0 + 3 < rule.x0 < x1 - 3
+            }
+        )
+        rows: list[list[str]] = []
+        for upper, lower in itertools.pairwise(group):
+            band = [
+                line
+                for line in inside
+                if line.top >= upper.top - 2
+                and line.bottom <= lower.bottom + 2
+                and (line.top + line.bottom) / 2 < lower.top
+            ]
+            band = [line for line in band if (line.top + line.bottom) / 2 > upper.top]
+            if not band:
+                continue
+            rows.append(_cells(band, verticals))
+        if len(rows) < 2 or max(len(row) for row in rows) < 2:
+            continue
+        used.update(id(line) for line in inside)
+        found.append((Table(rows, x0, top, x1, bottom), inside))
+    return found
+
+
+def _cells(band: list[Line], verticals: list[int]) -> list[str]:
+    if verticals:
+        edges = [float("-inf"), *verticals, float("inf")]
+        cells = []
+        for left, right in itertools.pairwise(edges):
+            members = [line for line in band if left <= (line.x0 + line.x1) / 2 < right]
+            members.sort(key=lambda line: (line.baseline, line.x0))
+            cells.append(" ".join(line.text for line in members))
+        return cells
+    ordered = sorted(band, key=lambda line: line.x0)
+    cells: list[list[Line]] = []
+    for line in ordered:
+        if cells and line.x0 <= max(member.x1 for member in cells[-1]) + 0.5 * line.size:
+            cells[-1].append(line)
+        else:
+            cells.append([line])
+    return [
+        " ".join(member.text for member in sorted(cell, key=lambda m: m.baseline)) for cell in cells
+    ]

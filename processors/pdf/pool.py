@@ -1,0 +1,294 @@
+"""Pages in parallel, each under a time budget and a memory limit.
+
+A PDF is untrusted input: one page can send pdfminer into a loop, inflate a stream to
+gigabytes or crash pdfium. So pages never run in the job's own process. A few page processes
+(forked, so they start in milliseconds with the libraries already imported) each open the
+document once and take pages in small chunks. The job's process only waits: a page that runs
+past its budget gets its process (and that process's Tesseract) killed, a process that dies
+costs only the page it was on, and in both cases the page gets a warning, a fresh process
+takes the rest of the chunk, and the document goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol
+
+
+class PageHandlerFactory(Protocol):
+    """Picklable; called once in each page process to open the document there."""
+
+    def __call__(self) -> Callable[[int], Any]: ...
+
+
+class PoolFatal(Exception):
+    """The document cannot be opened at all in a page process."""
+
+
+def default_workers(configured: int) -> int:
+    if configured > 0:
+        return configured
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def _virtual_memory_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def _page_process(conn: Connection, factory: PageHandlerFactory, memory_mb: int) -> None:
+    os.setpgid(0, 0)  # its own process group: a timeout kills Tesseract with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.disable()  # a crash is reported by the job's process, once, as a warning
+    if memory_mb > 0:
+        limit = _virtual_memory_bytes() + memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        handler = factory()
+    except BaseException as exc:
+        conn.send(("fatal", -1, f"{type(exc).__name__}: {exc}"))
+        return
+    while True:
+        try:
+            chunk = conn.recv()
+        except (EOFError, OSError):
+            return
+        if chunk is None:
+            return
+        for index in chunk:
+            try:
+                result = handler(index)
+            except MemoryError:
+                conn.send(
+                    ("error", index, f"ran out of memory (page process limit {memory_mb} MB)")
+                )
+                return
+            except RecursionError:
+                conn.send(("error", index, "nested too deeply to read"))
+                continue
+            except Exception as exc:
+                conn.send(("error", index, f"{type(exc).__name__}: {exc}"))
+                continue
+            conn.send(("done", index, result))
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    chunk: deque[int] = field(default_factory=deque)
+    deadline: float = float("inf")
+
+    def kill(self) -> None:
+        if self.process.is_alive() and self.process.pid:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.process.kill()
+        self.process.join(timeout=5)
+        self.conn.close()
+
+
+def run_pages(
+    factory: PageHandlerFactory,
+    indices: list[int],
+    *,
+    workers: int,
+    page_seconds: float,
+    memory_mb: int,
+    on_result: Callable[[int, Any], None],
+    on_failure: Callable[[int, str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+    deadline: float | None = None,
+) -> bool:
+    """Run ``factory()(index)`` for every index in page processes; results and failures are
+    reported through the callbacks, in completion order. Returns False when stopped early
+    (cancelled, or past ``deadline``, a ``time.monotonic()`` value)."""
+    if not indices:
+        return True
+    context = _context()
+    workers = max(1, min(workers, len(indices)))
+    size = max(1, min(16, len(indices) // (workers * 4)))
+    queue: deque[list[int]] = deque(
+        list(indices[i : i + size]) for i in range(0, len(indices), size)
+    )
+    remaining = set(indices)
+    slots: list[_Slot] = []
+
+    def start() -> _Slot:
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_page_process,
+            args=(child, factory, memory_mb),
+            name="jobcenter-pdf-page",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def give_work(slot: _Slot) -> None:
+        if queue and not slot.chunk:
+            chunk = queue.popleft()
+            slot.chunk.extend(chunk)
+            slot.deadline = time.monotonic() + page_seconds
+            slot.conn.send(chunk)
+
+    def lose_page(slot: _Slot, message: str) -> None:
+        """The page ``slot`` was on is lost; the rest of its chunk goes to a fresh process."""
+        index = slot.chunk.popleft() if slot.chunk else None
+        rest = list(slot.chunk)
+        slot.kill()
+        if index is not None and index in remaining:
+            remaining.discard(index)
+            on_failure(index, message)
+        if rest:
+            queue.appendleft(rest)
+        slots.remove(slot)
+        if remaining and len(slots) < workers:
+            fresh = start()
+            slots.append(fresh)
+            give_work(fresh)
+
+    try:
+        for _ in range(workers):
+            slot = start()
+            slots.append(slot)
+            give_work(slot)
+        while remaining:
+            if cancelled() or (deadline is not None and time.monotonic() > deadline):
+                return False
+            now = time.monotonic()
+            for slot in list(slots):
+                if slot.chunk and now > slot.deadline:
+                    lose_page(slot, f"took more than {page_seconds:g} s and was stopped")
+            busy = [slot for slot in slots if slot.chunk]
+            if not busy:
+                for slot in slots:
+                    give_work(slot)
+                if not any(slot.chunk for slot in slots):
+                    break  # nothing left to give: every page was reported
+                continue
+            timeout = max(0.0, min(min(slot.deadline for slot in busy) - now, 0.5))
+            ready = wait([slot.conn for slot in busy], timeout=timeout)
+            for conn in ready:
+                slot = next((s for s in slots if s.conn is conn), None)
+                if slot is None:
+                    continue
+                try:
+                    kind, index, payload = conn.recv()
+                except (EOFError, OSError):
+                    slot.process.join(timeout=1)
+                    code = slot.process.exitcode
+                    reason = _exit_reason(code)
+                    lose_page(slot, f"crashed the page process ({reason})")
+                    continue
+                if kind == "fatal":
+                    raise PoolFatal(payload)
+                if slot.chunk and slot.chunk[0] == index:
+                    slot.chunk.popleft()
+                else:
+                    slot.chunk = deque(i for i in slot.chunk if i != index)
+                slot.deadline = time.monotonic() + page_seconds
+                if index in remaining:
+                    remaining.discard(index)
+                    if kind == "done":
+                        on_result(index, payload)
+                    else:
+                        on_failure(index, payload)
+                if kind == "error" and "out of memory" in str(payload):
+                    rest = list(slot.chunk)
+                    slot.chunk.clear()
+                    slot.kill()
+                    slots.remove(slot)
+                    if rest:
+                        queue.appendleft(rest)
+                    if remaining and len(slots) < workers:
+                        fresh = start()
+                        slots.append(fresh)
+                        give_work(fresh)
+                    continue
+                give_work(slot)
+        return True
+    finally:
+        for slot in slots:
+            if slot.process.is_alive():
+                with contextlib.suppress(OSError):
+                    slot.conn.send(None)
+        for slot in slots:
+            slot.process.join(timeout=0.5)
+            slot.kill()
+
+
+def _guarded_child(
+    conn: Connection, function: Callable[..., Any], args: tuple[Any, ...], memory_mb: int
+) -> None:
+    os.setpgid(0, 0)
+    if memory_mb > 0:
+        limit = _virtual_memory_bytes() + memory_mb * 1024 * 1024
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        conn.send(("done", function(*args)))
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class GuardFailed(Exception):
+    """The guarded call raised, ran out of time or died; the message says which."""
+
+
+def run_guarded(function: Callable[..., Any], *args: Any, seconds: float, memory_mb: int) -> Any:
+    """``function(*args)`` in a forked process with a time and memory limit."""
+    context = _context()
+    parent, child = context.Pipe()
+    process = context.Process(
+        target=_guarded_child, args=(child, function, args, memory_mb), daemon=True
+    )
+    process.start()
+    child.close()
+    slot = _Slot(process, parent)
+    try:
+        if not parent.poll(seconds):
+            raise GuardFailed(f"took more than {seconds:g} s")
+        try:
+            kind, payload = parent.recv()
+        except (EOFError, OSError):
+            process.join(timeout=1)
+            raise GuardFailed(f"crashed ({_exit_reason(process.exitcode)})") from None
+        if kind == "error":
+            raise GuardFailed(payload)
+        return payload
+    finally:
+        slot.kill()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,432 @@
+"""``pdf``: a whole document to Markdown, page by page, with OCR where the text layer fails.
+
+The job's own process only orchestrates: it fetches the source, checks the file, opens it in
+a guarded process (encrypted? how many pages?), hands the pages to page processes
+(processors/pdf/pool.py), saves the files they produce as they arrive, and assembles the
+Markdown once every page is in. See docs/processors/pdf.md.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from jobcenter.uploads import safe_name
+from processors.base import JobContext, Processor, ProcessorError
+from processors.pdf import cache
+from processors.pdf.llm import LLM_METHODS, get_engine
+from processors.pdf.params import PdfParams, parse_pages
+
+PDF_MAGIC = b"%PDF-"
+OCR_USING_METHODS = {"ocr", "both", "llm_and_ocr"}
+
+
+def _page_seconds() -> float:
+    return float(settings.JOBCENTER_PDF_PAGE_SECONDS)
+
+
+def _memory_mb() -> int:
+    return int(settings.JOBCENTER_PDF_PAGE_MEMORY_MB)
+
+
+@dataclass
+class Outcome:
+    """What came back for the selected pages, in document order."""
+
+    indexes: list[int]
+    results: dict[int, Any] = field(default_factory=dict)
+    failures: dict[int, str] = field(default_factory=dict)
+    assets: dict[int, list[str]] = field(default_factory=dict)
+    previews: dict[int, str] = field(default_factory=dict)
+
+
+class PdfProcessor(Processor):
+    job_type = "pdf"
+    description = (
+        "A PDF (upload, URL or allowed path) to Markdown page by page: text layer, OCR where "
+        "needed, page previews and embedded images as files."
+    )
+    Params = PdfParams
+    timeout = 3600.0
+    max_attempts = 2
+
+    def run(self, params: PdfParams, ctx: JobContext) -> dict[str, Any]:
+        from processors.sources import open_source
+
+        llm = get_engine() if (params.extraction_method in LLM_METHODS or params.template) else None
+        tesseract = self._tesseract(params, ctx)
+        with open_source(
+            params.source,
+            max_bytes=settings.JOBCENTER_PDF_MAX_BYTES,
+            too_large_code="PDF_TOO_LARGE",
+        ) as source:
+            ctx.progress(0, "opening", f"reading {source.name}")
+            with source.path.open("rb") as handle:
+                head = handle.read(1024)
+            if PDF_MAGIC not in head:
+                shown = head[:16].decode("latin-1", "replace")
+                raise ProcessorError(
+                    "PDF_INVALID",
+                    f"{source.name} is not a PDF (it starts with {shown!r})",
+                    {"source": source.reference},
+                )
+            sha256 = cache.file_sha256(source.path)
+            key = cache.cache_key("pdf", sha256, params.model_dump(exclude={"source", "use_cache"}))
+            if params.use_cache:
+                hit = self._from_cache(key, ctx, sha256)
+                if hit is not None:
+                    return hit
+            results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
+            if results.get("cancelled"):
+                return results
+            if params.use_cache and complete:
+                names = [results["markdown_file"], *results["assets"]]
+                cache.store("pdf", key, results, ctx.workdir, names)
+            return results
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _tesseract(self, params: PdfParams, ctx: JobContext) -> str | None:
+        from processors.pdf.ocr import check_ocr
+
+        method = params.extraction_method
+        if method in OCR_USING_METHODS:
+            return check_ocr(params.languages)
+        if method == "auto":
+            try:
+                return check_ocr(params.languages)
+            except ProcessorError as exc:
+                if exc.code != "OCR_UNAVAILABLE":
+                    raise
+                ctx.log(f"{exc.message} Pages without a usable text layer stay empty.", "warning")
+        return None
+
+    def _from_cache(self, key: str, ctx: JobContext, sha256: str) -> dict[str, Any] | None:
+        entry = cache.load("pdf", key)
+        if entry is None:
+            return None
+        results, files = entry
+        for name, path in cache.cached_files(files):
+            ctx.save_file(name, path.read_bytes())
+        results["cached"] = True
+        ctx.log(
+            f"Cache hit: this file (sha256 {sha256[:16]}…) was extracted before with the "
+            "same parameters; its results were reused without extracting again."
+        )
+        ctx.progress(100, "done", "taken from the cache")
+        return results
+
+    def _open(self, path: Path, reference: str) -> dict[str, Any]:
+        from processors.pdf.pages import probe
+        from processors.pdf.pool import GuardFailed, run_guarded
+
+        try:
+            info = run_guarded(
+                probe, str(path), seconds=min(_page_seconds(), 120), memory_mb=_memory_mb()
+            )
+        except GuardFailed as exc:
+            raise ProcessorError(
+                "PDF_INVALID", f"the PDF cannot be opened: {exc}", {"source": reference}
+            ) from exc
+        if info.get("error") == "encrypted":
+            raise ProcessorError(
+                "PDF_ENCRYPTED",
+                "the PDF is encrypted with a password; only PDFs that open without one can be read",
+                {"source": reference},
+            )
+        if info.get("error") == "empty":
+            raise ProcessorError("PDF_EMPTY", "the PDF has no pages", {"source": reference})
+        if info.get("error"):
+            raise ProcessorError(
+                "PDF_INVALID", f"the PDF cannot be opened: {info['message']}", {"source": reference}
+            )
+        if info["pages"] == 0:
+            raise ProcessorError("PDF_EMPTY", "the PDF has no pages", {"source": reference})
+        return info
+
+    def _extract(
+        self,
+        params: PdfParams,
+        ctx: JobContext,
+        source: Any,
+        sha256: str,
+        tesseract: str | None,
+        llm: Any,
+    ) -> tuple[dict[str, Any], bool]:
+        from processors.pdf.pages import PageOptions
+        from processors.pdf.pool import PoolFatal, default_workers, run_pages
+        from processors.registry import limits
+
+        started = time.monotonic()
+        info = self._open(source.path, source.reference)
+        count = info["pages"]
+        indexes, beyond = parse_pages(params.pages, count)
+        warnings: list[str] = []
+        if beyond:
+            warnings.append(
+                f"pages {', '.join(map(str, beyond))} asked for, but the document has {count}"
+            )
+        if not indexes:
+            raise ProcessorError(
+                "PAGES_OUT_OF_RANGE",
+                f"none of the pages {params.pages!r} exist (the document has {count})",
+                {"pages": params.pages, "page_count": count},
+            )
+        if len(indexes) > settings.JOBCENTER_PDF_MAX_PAGES:
+            raise ProcessorError(
+                "PDF_TOO_LARGE",
+                f"{len(indexes)} pages to read, more than the limit of "
+                f"{settings.JOBCENTER_PDF_MAX_PAGES} (JOBCENTER_PDF_MAX_PAGES); select fewer "
+                "with pages",
+                {"page_count": count, "limit": settings.JOBCENTER_PDF_MAX_PAGES},
+            )
+        workers = default_workers(settings.JOBCENTER_PDF_WORKERS)
+        options = PageOptions(
+            path=str(source.path),
+            method=params.extraction_method,
+            engine=params.engine,
+            languages=params.languages,
+            ocr_dpi=params.ocr_dpi,
+            preview_dpi=params.preview_dpi,
+            include_previews=params.include_previews,
+            include_images=params.include_images,
+            max_pixels=settings.JOBCENTER_OCR_MAX_PIXELS,
+            page_seconds=_page_seconds(),
+            tesseract=tesseract,
+        )
+        ctx.log(
+            f"{source.name}: {count} pages, reading {len(indexes)} with "
+            f"{params.extraction_method} ({params.engine}) in up to {workers} processes"
+        )
+        outcome = Outcome(indexes)
+        stem = safe_name(Path(source.name).stem or "document")
+        total = len(indexes)
+
+        def report() -> None:
+            done = len(outcome.results) + len(outcome.failures)
+            ctx.progress(
+                100.0 * done / total * (0.97 if llm else 1.0), "pages", f"page {done}/{total}"
+            )
+
+        def on_result(index: int, page: Any) -> None:
+            number = index + 1
+            names: list[str] = []
+            if page.preview is not None:
+                name = f"previews/page-{number:04d}.png"
+                ctx.save_file(name, page.preview)
+                outcome.previews[index] = name
+                names.append(name)
+                page.preview = None
+            for position, data in enumerate(page.images, 1):
+                name = f"images/page-{number:04d}-{position:02d}.png"
+                ctx.save_file(name, data)
+                names.append(name)
+            page.images = []
+            outcome.assets[index] = names
+            outcome.results[index] = page
+            for warning in page.warnings:
+                ctx.log(f"page {number}: {warning}", "warning")
+            report()
+
+        def on_failure(index: int, message: str) -> None:
+            outcome.failures[index] = message
+            ctx.log(f"page {index + 1}: {message}; the page is left out", "warning")
+            report()
+
+        timeout = float(limits(type(self)).get("timeout") or self.timeout)
+        deadline = started + max(timeout - 30.0, timeout * 0.9)
+        try:
+            finished = run_pages(
+                options,
+                indexes,
+                workers=workers,
+                page_seconds=_page_seconds(),
+                memory_mb=_memory_mb(),
+                on_result=on_result,
+                on_failure=on_failure,
+                cancelled=lambda: ctx.cancelled,
+                deadline=deadline,
+            )
+        except PoolFatal as exc:
+            raise ProcessorError(
+                "PDF_INVALID", f"the PDF cannot be read: {exc}", {"source": source.reference}
+            ) from exc
+        if not finished:
+            if ctx.cancelled:
+                ctx.log("cancelled; pages read so far are discarded", "warning")
+                return {"cancelled": True, "pages_done": len(outcome.results)}, False
+            raise ProcessorError(
+                "PDF_TIMEOUT",
+                f"the document was not read within {timeout:g} s (the job's timeout)",
+                {"pages_done": len(outcome.results)},
+            )
+        if len(outcome.failures) == len(indexes):
+            first = next(iter(outcome.failures.values()))
+            raise ProcessorError(
+                "PDF_INVALID",
+                f"no page could be read (first: {first})",
+                {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
+            )
+        results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)
+        results["source"] = {
+            "name": source.name,
+            "kind": source.kind,
+            "bytes": source.size,
+            "sha256": sha256,
+            **({"url": source.url} if source.url else {}),
+        }
+        results["seconds"] = round(time.monotonic() - started, 3)
+        ctx.progress(100, "done", f"page {total}/{total}")
+        complete = not outcome.failures and not any(
+            page.warnings for page in outcome.results.values()
+        )
+        return results, complete
+
+    def _assemble(
+        self,
+        params: PdfParams,
+        ctx: JobContext,
+        outcome: Outcome,
+        info: dict[str, Any],
+        stem: str,
+        llm: Any,
+        warnings: list[str],
+    ) -> dict[str, Any]:
+        from processors.pdf.markdown import (
+            Styles,
+            furniture_keys,
+            page_markdown,
+            plain_text,
+            remove_furniture,
+        )
+
+        method = params.extraction_method
+        layouts = [
+            layout
+            for page in outcome.results.values()
+            for layout in (page.native, page.ocr)
+            if layout is not None
+        ]
+        keys = furniture_keys(layouts)
+        for page in outcome.results.values():
+            if page.native is not None:
+                page.native = remove_furniture(page.native, keys)
+            if page.ocr is not None:
+                page.ocr = remove_furniture(page.ocr, keys)
+        styles = Styles.of(
+            [
+                layout
+                for page in outcome.results.values()
+                for layout in (page.native, page.ocr)
+                if layout is not None
+            ]
+        )
+        sections: list[str] = []
+        page_texts: list[str] = []
+        pages: list[dict[str, Any]] = []
+        assets: list[str] = []
+        for index in outcome.indexes:
+            number = index + 1
+            page = outcome.results.get(index)
+            if page is None:
+                reason = outcome.failures.get(index, "not read")
+                sections.append(f"## Page {number}\n\n> This page could not be read: {reason}.")
+                page_texts.append("")
+                pages.append(
+                    {
+                        "page": number,
+                        "method": "failed",
+                        "engine": None,
+                        "chars": 0,
+                        "ocr_confidence": None,
+                        "warnings": [reason],
+                    }
+                )
+                continue
+            assets.extend(outcome.assets.get(index, []))
+            parts: list[str] = []
+            texts: list[str] = []
+            both = page.native is not None and page.ocr is not None
+            for label, layout in (("Text layer", page.native), ("OCR", page.ocr)):
+                if layout is None:
+                    continue
+                body = page_markdown(layout, styles)
+                parts.append(f"### {label}\n\n{body}" if both else body)
+                texts.append(plain_text(layout))
+            if llm is not None and page.page_image is not None:
+                try:
+                    body = llm.page_to_markdown(
+                        page.page_image,
+                        page=number,
+                        languages=params.languages,
+                        text_hint="\n\n".join(texts),
+                    )
+                except Exception as exc:
+                    raise ProcessorError(
+                        "LLM_FAILED", f"the LLM engine failed on page {number}: {exc}"
+                    ) from exc
+                parts = [body.strip()]
+                texts = [body.strip()]
+                page.used.append("llm")
+                page.page_image = None
+            if index in outcome.previews and method in {"preview", "preview_and_native"}:
+                parts.append(f"![Page {number}]({outcome.previews[index]})")
+            sections.append(f"## Page {number}\n\n" + "\n\n".join(p for p in parts if p))
+            page_texts.append("\n\n".join(texts))
+            chars = sum(len(text.replace(" ", "").replace("\n", "")) for text in texts)
+            pages.append(
+                {
+                    "page": number,
+                    "method": "+".join(page.used) or "preview",
+                    "engine": page.engine if page.native is not None else None,
+                    "chars": chars,
+                    "ocr_confidence": page.ocr_confidence,
+                    "text_layer": page.reason,
+                    "warnings": page.warnings,
+                    "seconds": page.seconds,
+                }
+            )
+            if ctx.cancelled:
+                break
+        markdown = "\n\n".join(sections).strip() + "\n"
+        metadata = {
+            key: info["metadata"].get(key)
+            for key in (
+                "title",
+                "author",
+                "subject",
+                "creator",
+                "producer",
+                "creation_date",
+                "modification_date",
+                "page_count",
+                "pdf_version",
+                "encrypted",
+            )
+        }
+        results: dict[str, Any] = {
+            "markdown_content": markdown,
+            "page_texts": page_texts,
+            "pages": pages,
+            "metadata": metadata,
+            "assets": assets,
+            "extraction_method": method,
+            "engine": params.engine,
+            "warnings": warnings + [f"page {p['page']}: {w}" for p in pages for w in p["warnings"]],
+            "cached": False,
+        }
+        if params.template:
+            try:
+                rewritten = llm.rewrite(markdown, template=params.template, context=params.context)
+            except Exception as exc:
+                raise ProcessorError("LLM_FAILED", f"the LLM engine failed: {exc}") from exc
+            results["extracted_markdown"] = markdown
+            results["markdown_content"] = markdown = rewritten
+        name = f"{stem}.md"
+        ctx.save_file(name, markdown)
+        results["markdown_file"] = name
+        return results

@@ -1,0 +1,87 @@
+"""Several ``runworker`` processes drain one batch: every job runs exactly once.
+
+Executions are counted outside the job table (one line per run in a file), so a job run
+twice, or run and lost, shows up even if the job rows look right.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batches.models import Batch
+from batches.services import create_batch, recount_batch
+from jobs.models import Job, JobLog, Worker
+from jobs.states import JobStatus
+from tests.acceptance.workers import Workers, running_workers
+from tests.worker_processors import read_records
+
+pytestmark = pytest.mark.slow
+
+JOBS = 2000
+WORKERS = 3
+
+
+@pytest.fixture
+def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
+    yield from running_workers(tmp_path, settings)
+
+
+def test_three_workers_drain_a_batch_exactly_once(workers: Workers, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    specs = [
+        {"job_type": "record", "parameters": {"path": str(runs)}}
+        if index % 2
+        else {"job_type": "echo", "parameters": {"message": f"m{index}"}}
+        for index in range(JOBS)
+    ]
+    created = create_batch("drain", specs)
+    batch_id = created.batch.pk
+    record_ids = {job_id for index, job_id in enumerate(created.job_ids) if index % 2}
+
+    started = time.monotonic()
+    processes = [
+        workers.start("--burst", "--concurrency", "2", "--name", f"drain-{n}", ready=False)
+        for n in range(WORKERS)
+    ]
+    codes = [process.wait(timeout=120) for process in processes]
+    elapsed = time.monotonic() - started
+    print(f"{JOBS} jobs drained by {WORKERS} workers in {elapsed:.1f}s (start-up included)")
+
+    assert codes == [0] * WORKERS, workers.describe()
+    executions = Counter(item.job_id for item in read_records(runs))
+    assert set(executions) == record_ids
+    assert [job_id for job_id, count in executions.items() if count != 1] == []
+
+    statuses = Counter(Job.objects.filter(batch_id=batch_id).values_list("status", flat=True))
+    assert statuses == {JobStatus.COMPLETED: JOBS}
+    assert set(Job.objects.filter(batch_id=batch_id).values_list("attempts", flat=True)) == {1}
+    echoed = Job.objects.filter(batch_id=batch_id, job_type="echo").values_list(
+        "parameters", "results"
+    )
+    assert all(results["message"] == params["message"] for params, results in echoed)
+    # One "Claimed" and one "Completed" line per job: nobody claimed a job twice.
+    claimed = Counter(
+        JobLog.objects.filter(job__batch_id=batch_id, message__startswith="Claimed")
+        .values_list("job_id", flat=True)
+        .iterator()
+    )
+    assert len(claimed) == JOBS and set(claimed.values()) == {1}
+
+    batch = Batch.objects.get(pk=batch_id)
+    assert recount_batch(batch_id, dry_run=True) == {}
+    assert (batch.total_jobs, batch.completed_jobs) == (JOBS, JOBS)
+    assert (batch.pending_jobs, batch.processing_jobs, batch.failed_jobs) == (0, 0, 0)
+    assert batch.status == JobStatus.COMPLETED and batch.completed_at is not None
+
+    rows = list(Worker.objects.filter(pid__in=[p.pid for p in processes]))
+    assert len(rows) == WORKERS
+    assert {row.status for row in rows} == {Worker.Status.STOPPED}
+    assert sum(row.jobs_done for row in rows) == JOBS
+    # Every worker took part (no worker starved while another drained everything).
+    assert all(row.jobs_done > 0 for row in rows), [(r.name, r.jobs_done) for r in rows]

@@ -1,0 +1,144 @@
+"""Stopping work on purpose: cancelling a running job, and shutting a worker down with
+SIGTERM (graceful, bounded by --shutdown-timeout; a second signal stops at once)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs import services
+from jobs.models import Job, JobLog, Worker
+from jobs.states import JobStatus
+from tests.acceptance.workers import (
+    Workers,
+    pid_alive,
+    running_workers,
+    wait_for,
+    wait_for_status,
+)
+from tests.worker_processors import read_records
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
+    yield from running_workers(tmp_path, settings)
+
+
+def started(runs: Path, count: int, workers: Workers, event: str = "run") -> list[Any]:
+    return wait_for(
+        lambda: len(read_records(runs, event)) >= count and read_records(runs, event),
+        timeout=20,
+        message=lambda: f"fewer than {count} jobs started: {workers.describe()}",
+    )
+
+
+def test_cancel_running_jobs(workers: Workers, tmp_path: Path) -> None:
+    """A processor that checks ctx.cancelled stops on its own; one that ignores it is killed
+    after the grace period (1 s here); both end cancelled and the worker goes on."""
+    runs = tmp_path / "runs.txt"
+    worker = workers.start("--concurrency", "2")
+    polite = services.enqueue("slow", {"path": str(runs), "seconds": 60, "steps": 600}).pk
+    stubborn = services.enqueue("ignores_cancel", {"path": str(runs), "seconds": 60}).pk
+    records = {item.job_id: item for item in started(runs, 2, workers)}
+
+    cancelled_at = time.monotonic()
+    assert services.cancel(polite).cancel_requested
+    assert services.cancel(stubborn).cancel_requested
+    jobs = wait_for_status([polite, stubborn], "cancelled", workers, timeout=15)
+    assert time.monotonic() - cancelled_at < 10
+    for job in jobs:
+        assert job.completed_at is not None
+        assert job.worker_id is None and not job.cancel_requested
+        messages = list(JobLog.objects.filter(job_id=job.pk).values_list("message", flat=True))
+        assert messages[-2:] == ["Cancel requested.", "Cancelled while running."], messages
+
+    # The polite one saw ctx.cancelled and returned; its child lives on for the next job.
+    assert [item.job_id for item in read_records(runs, "saw_cancel")] == [polite]
+    assert pid_alive(records[polite].pid)
+    # The stubborn one never finished its sleep: its child was killed.
+    assert read_records(runs, "end") == []
+    wait_for(
+        lambda: not pid_alive(records[stubborn].pid),
+        timeout=5,
+        message="the child ignoring the cancel still runs",
+    )
+    after = services.enqueue("record", {"path": str(runs)}).pk
+    wait_for_status(after, "completed", workers)
+    assert worker.alive()
+
+
+def test_sigterm_lets_running_jobs_finish(workers: Workers, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    worker = workers.start("--concurrency", "1", "--shutdown-timeout", "20")
+    running = services.enqueue("slow", {"path": str(runs), "seconds": 2, "steps": 20}).pk
+    started(runs, 1, workers)
+    waiting = services.enqueue("record", {"path": str(runs)}).pk
+    time.sleep(0.5)  # let the worker claim ahead, if it does: what it holds goes back
+
+    worker.send(signal.SIGTERM)
+    assert worker.wait(20) == 0, worker.describe()
+    finished = Job.objects.get(pk=running)
+    assert finished.status == JobStatus.COMPLETED
+    assert finished.results == {"steps": 20}
+    left = Job.objects.get(pk=waiting)
+    assert (left.status, left.attempts, left.worker_id) == (JobStatus.PENDING, 0, None)
+    assert [item.job_id for item in read_records(runs)] == [running]
+    row = worker.row()
+    assert row.status == Worker.Status.STOPPED and row.stopped_at is not None
+
+
+def test_sigterm_hands_unfinished_jobs_back_without_spending_an_attempt(
+    workers: Workers, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs.txt"
+    worker = workers.start("--concurrency", "2", "--shutdown-timeout", "0.5")
+    ids = [
+        services.enqueue("ignores_cancel", {"path": str(runs), "seconds": 60}).pk for _ in range(2)
+    ]
+    records = started(runs, 2, workers)
+    assert Job.objects.get(pk=ids[0]).attempts == 1
+
+    signalled = time.monotonic()
+    worker.send(signal.SIGTERM)
+    assert worker.wait(15) == 0, worker.describe()
+    assert time.monotonic() - signalled < 8
+    for job in Job.objects.filter(pk__in=ids):
+        assert (job.status, job.attempts, job.worker_id) == (JobStatus.PENDING, 0, None)
+        assert job.lease_expires_at is None
+        assert JobLog.objects.filter(job_id=job.pk, message__startswith="Released").exists()
+    for item in records:
+        assert not pid_alive(item.pid), "a child outlived its worker"
+    assert worker.row().status == Worker.Status.STOPPED
+
+    # Handed back means runnable: the next worker takes them as attempt 1 again.
+    services.cancel(ids[1])
+    workers.start("--concurrency", "1", "--shutdown-timeout", "0.5")
+    records = started(runs, 3, workers)
+    assert (records[-1].job_id, records[-1].attempt) == (ids[0], 1)
+
+
+def test_second_sigterm_stops_at_once(workers: Workers, tmp_path: Path) -> None:
+    runs = tmp_path / "runs.txt"
+    worker = workers.start("--concurrency", "1", "--shutdown-timeout", "60")
+    job_id = services.enqueue("ignores_cancel", {"path": str(runs), "seconds": 60}).pk
+    (record,) = started(runs, 1, workers)
+    worker_id = worker.row().pk
+
+    worker.send(signal.SIGTERM)
+    time.sleep(0.5)
+    assert worker.alive(), "the first SIGTERM must wait for the running job"
+    signalled = time.monotonic()
+    worker.send(signal.SIGTERM)
+    worker.wait(10)
+    assert time.monotonic() - signalled < 5
+    wait_for(lambda: not pid_alive(record.pid), timeout=5, message="the child still runs")
+    # Nothing was written on the way out: the lease covers the job (another worker reaps it).
+    job = Job.objects.get(pk=job_id)
+    assert (job.status, job.worker_id, job.attempts) == (JobStatus.PROCESSING, worker_id, 1)

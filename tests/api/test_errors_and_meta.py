@@ -1,0 +1,212 @@
+"""The one error shape for every kind of bad input, and the small endpoints: job types,
+workers, health, the OpenAPI schema (a discriminated union of the registered job types)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from jobs.models import Job, JobTypeSetting, Worker
+from tests.api.conftest import error_of
+from tests.api.processors import WITH_DOSSIER
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client: Client, path: str, data: Any, content_type: str = "application/json") -> Any:
+    return client.post(path, data, content_type=content_type)
+
+
+def test_unknown_route_is_404_in_the_error_shape(client: Client) -> None:
+    for path in ["/api/nope", "/api/jobs/x/y/z", "/api/jobs/"]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert error_of(response)["code"] == "NOT_FOUND"
+    assert error_of(client.post("/api/nope"))["code"] == "NOT_FOUND"
+
+
+def test_wrong_method_is_405_in_the_error_shape(client: Client) -> None:
+    response = client.patch("/api/jobs")
+    assert response.status_code == 405
+    assert error_of(response)["code"] == "METHOD_NOT_ALLOWED"
+    assert set(response["Allow"].split(", ")) == {"GET", "POST"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        ("{not json", "application/json", 400, "BAD_REQUEST"),
+        ("[1, 2]", "application/json", 422, "VALIDATION_ERROR"),
+        ('"text"', "application/json", 422, "VALIDATION_ERROR"),
+        ("", "application/json", 422, "VALIDATION_ERROR"),
+        (
+            '{"job_type": "echo", "parameters": {"message": NaN}}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "parameters": {"message": "a\\u0000b"}}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "job_name": "\\ud800"}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "parameters": ' + "[" * 200 + "]" * 200 + "}",
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "priority": 99999999999}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        ('{"job_type": "echo", "priority": "high"}', "application/json", 422, "VALIDATION_ERROR"),
+        ('{"job_type": "e\\u0000cho"}', "application/json", 422, "VALIDATION_ERROR"),
+        (
+            '{"job_type": "echo", "webhook": {"url": "not a url"}}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "access_control": {"visibility": "secret"}}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            '{"job_type": "echo", "access_control": {"read_access": ["a\\u0000"]}}',
+            "application/json",
+            422,
+            "VALIDATION_ERROR",
+        ),
+    ],
+)
+def test_bad_bodies_get_a_clear_error_never_a_500(
+    client: Client, body: str, content_type: str, status: int, code: str
+) -> None:
+    response = post(client, "/api/jobs", body, content_type)
+    assert response.status_code == status, response.content
+    assert error_of(response)["code"] == code
+    assert not Job.objects.exists()
+
+
+def test_nul_in_parameters_names_the_field(client: Client) -> None:
+    response = post(
+        client, "/api/jobs", '{"job_type": "echo", "parameters": {"message": "a\\u0000"}}'
+    )
+    detail = error_of(response)["details"][0]
+    assert detail["field"] == "parameters.message"
+    assert "NUL" in detail["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/%00",
+        "/api/jobs/job-%00x/logs",
+        "/api/jobs?search=%00",
+        "/api/jobs?batch_id=%00",
+        "/api/jobs?job_type=%00",
+        "/api/jobs?cursor=%00",
+        "/api/batches/%00",
+        "/api/batches?search=a%00",
+        "/api/jobs/" + "x" * 300,
+    ],
+)
+def test_nul_and_oversized_identifiers_are_4xx(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert 400 <= response.status_code < 500, (path, response.content)
+    error_of(response)
+
+
+def test_job_types_list_schema_limits_and_pause(client: Client, settings: Any) -> None:
+    settings.JOBCENTER_PROCESSORS = WITH_DOSSIER
+    JobTypeSetting.objects.create(job_type="sum", paused=True)
+    types = {item["job_type"]: item for item in client.get("/api/job-types").json()}
+    assert set(types) == {"echo", "dossier", "sum"}
+    assert types["echo"]["parameters_schema"]["properties"]["steps"]["maximum"] == 10_000
+    assert types["echo"]["limits"]["max_attempts"] == 1
+    assert types["sum"]["paused"] is True and types["echo"]["paused"] is False
+    assert types["dossier"]["description"].startswith("Test job type")
+
+
+def test_workers_list_and_liveness(client: Client) -> None:
+    now = timezone.now()
+    Worker.objects.create(
+        worker_id="w-live", host="h1", pid=1, heartbeat_at=now, running_jobs=["job-1"]
+    )
+    Worker.objects.create(
+        worker_id="w-stale", host="h2", pid=2, heartbeat_at=now - timedelta(minutes=5)
+    )
+    Worker.objects.create(
+        worker_id="w-stopped", host="h3", pid=3, status="stopped", heartbeat_at=now
+    )
+    workers = {item["worker_id"]: item for item in client.get("/api/workers").json()}
+    assert set(workers) == {"w-live", "w-stale"}
+    assert workers["w-live"]["alive"] is True and workers["w-stale"]["alive"] is False
+    assert workers["w-live"]["running_jobs"] == ["job-1"]
+    everything = client.get("/api/workers?include_stopped=true").json()
+    assert {item["worker_id"] for item in everything} == {"w-live", "w-stale", "w-stopped"}
+
+
+def test_health_reports_workers_and_oldest_pending_age(make_job: Any) -> None:
+    anonymous = Client()
+    body = anonymous.get("/api/health").json()
+    assert body["status"] == "ok" and body["workers_alive"] == 0
+    assert body["oldest_pending_age_seconds"] is None
+    job = make_job()
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    Worker.objects.create(worker_id="w", host="h", pid=1, heartbeat_at=timezone.now())
+    body = anonymous.get("/api/health").json()
+    assert body["workers_alive"] == 1
+    assert 590 < body["oldest_pending_age_seconds"] < 700
+
+
+def test_openapi_documents_a_union_of_the_registered_job_types(settings: Any) -> None:
+    settings.JOBCENTER_PROCESSORS = WITH_DOSSIER
+    schema = Client().get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+    body = schema["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]
+    create = components[body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert create["discriminator"]["propertyName"] == "job_type"
+    mapping = create["discriminator"]["mapping"]
+    assert set(mapping) == {"echo", "dossier", "sum"}
+    echo = components[mapping["echo"].rsplit("/", 1)[1]]
+    assert echo["properties"]["job_type"]["const"] == "echo"
+    params = echo["properties"]["parameters"]
+    params_ref = (params.get("$ref") or params["allOf"][0]["$ref"]).rsplit("/", 1)[1]
+    assert "sleep_seconds" in components[params_ref]["properties"]
+    # The batch's jobs are the same union (without the per-request fields).
+    batch = components["BatchCreateIn"]["properties"]["jobs"]["items"]
+    items = components[batch["$ref"].rsplit("/", 1)[1]]
+    assert set(items["discriminator"]["mapping"]) == {"echo", "dossier", "sum"}
+    assert (
+        "batch_id"
+        not in components[items["discriminator"]["mapping"]["sum"].rsplit("/", 1)[1]]["properties"]
+    )
+    # Every authenticated operation declares both ways in.
+    security = schema["paths"]["/api/jobs"]["get"]["security"]
+    assert {name for item in security for name in item} == {"ApiKeyAuth", "SessionAuth"}
+    assert "security" not in schema["paths"]["/api/health"]["get"]
+
+
+def test_error_responses_are_documented(client: Client) -> None:
+    schema = client.get("/api/openapi.json").json()
+    responses = schema["paths"]["/api/jobs/{job_id}/restart"]["post"]["responses"]
+    assert {"200", "401", "403", "404", "409", "422"} <= set(responses)
+    ref = responses["409"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/ErrorOut")

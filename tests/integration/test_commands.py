@@ -1,0 +1,405 @@
+"""The command line: ``submit`` (one job, a batch from a JSON-lines file, ``--wait``) and
+``recount_batches``' error handling. call_command where only output and data matter; a real
+``manage.py`` subprocess where the exit code is the point."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from batches import services as batch_services
+from batches.models import Batch
+from jobs import services
+from jobs.models import Job
+from tests.conftest import REPO, subprocess_env
+
+ECHO_DEFAULTS = {"message": "", "sleep_seconds": 0, "steps": 1, "fail_with": None}
+
+
+def submit(*args: str) -> str:
+    out = StringIO()
+    call_command("submit", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr(sys, "stdin", StringIO(text))
+
+
+# --- one job ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_submit_prints_the_job_id_and_stores_parsed_params() -> None:
+    job_id = submit("echo", "--param", "message=hi", "--param", "steps=3").strip()
+    job = Job.objects.get(pk=job_id)
+    assert job.parameters == {**ECHO_DEFAULTS, "message": "hi", "steps": 3}
+    assert isinstance(job.parameters["steps"], int)
+    assert (job.job_type, job.status, job.batch_id) == ("echo", "pending", None)
+
+
+@pytest.mark.django_db
+def test_submit_name_priority_and_unique_key() -> None:
+    first = submit("echo", "--name", "smoke", "--priority", "7", "--unique-key", "k").strip()
+    again = submit("echo", "--unique-key", "k").strip()
+    assert again == first
+    job = Job.objects.get(pk=first)
+    assert (job.job_name, job.priority, job.unique_key) == ("smoke", 7, "k")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ("message=42", {"message": "42"}),  # a string field keeps what was typed
+        ("message=true", {"message": "true"}),
+        ("message=a=b", {"message": "a=b"}),
+        ("message=", {"message": ""}),
+        ("sleep_seconds=0.5", {"sleep_seconds": 0.5}),
+        ("fail_with=E_BAD", {"fail_with": "E_BAD"}),
+    ],
+)
+def test_submit_param_values(param: str, expected: dict[str, Any]) -> None:
+    job = Job.objects.get(pk=submit("echo", "--param", param).strip())
+    assert job.parameters == {**ECHO_DEFAULTS, **expected}
+
+
+@pytest.mark.django_db
+def test_submit_params_json_from_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin(monkeypatch, json.dumps({"message": "from stdin", "steps": 4}))
+    job = Job.objects.get(pk=submit("echo", "--params-json", "-").strip())
+    assert job.parameters == {**ECHO_DEFAULTS, "message": "from stdin", "steps": 4}
+
+
+@pytest.mark.django_db
+def test_submit_params_json_file_and_param_overrides(tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"message": "file", "steps": 2}), encoding="utf-8")
+    job_id = submit("echo", "--params-json", str(params), "--param", "steps=5").strip()
+    assert Job.objects.get(pk=job_id).parameters["steps"] == 5
+    assert Job.objects.get(pk=job_id).parameters["message"] == "file"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "stdin_text", "message"),
+    [
+        (["echo", "--param", "steps=0"], None, "parameters.steps"),
+        (["echo", "--param", "colour=red"], None, "parameters.colour"),
+        (["nope"], None, "Unknown job_type 'nope'"),
+        (["echo", "--param", "novalue"], None, "expected key=value"),
+        (["echo", "--param", "=x"], None, "expected key=value"),
+        (["echo", "--params-json", "-"], "{not json", "--params-json: not valid JSON"),
+        (["echo", "--params-json", "-"], "[1, 2]", "expected a JSON object"),
+        (["echo", "--params-json", "/nonexistent/p.json"], None, "no such file"),
+        ([], None, "give a JOB_TYPE"),
+    ],
+)
+def test_submit_refuses_bad_input_with_a_clear_error(
+    args: list[str], stdin_text: str | None, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if stdin_text is not None:
+        stdin(monkeypatch, stdin_text)
+    with pytest.raises(CommandError, match=message.replace("[", r"\[")):
+        submit(*args)
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_params_exit_non_zero_naming_the_field(manage: Any) -> None:
+    result = manage("submit", "echo", "--param", "steps=0")
+    assert result.returncode == 1
+    assert "parameters.steps" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_submit_in_a_subprocess_prints_only_the_job_id(manage: Any) -> None:
+    result = manage("submit", "echo", "--param", "message=hi")
+    assert result.returncode == 0, result.stderr
+    job_id = result.stdout.strip()
+    assert job_id.startswith("job-")
+    assert Job.objects.get(pk=job_id).parameters["message"] == "hi"
+
+
+# --- --batch NAME ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_submit_batch_twice_adds_to_the_same_open_batch() -> None:
+    first = submit("echo", "--batch", "nightly", "--param", "message=1").strip()
+    second = submit("echo", "--batch", "nightly", "--param", "message=2").strip()
+    jobs = Job.objects.filter(pk__in=[first, second])
+    assert len({job.batch_id for job in jobs}) == 1
+    batch = Batch.objects.get(batch_name="nightly")
+    assert (batch.total_jobs, batch.pending_jobs) == (2, 2)
+    assert {job.batch_id for job in jobs} == {batch.pk}
+
+    # An archived batch is not "open": the next submit starts a new one.
+    services.fail(first, "E", "x")
+    services.fail(second, "E", "x")
+    batch_services.archive_batch(batch.pk)
+    third = submit("echo", "--batch", "nightly").strip()
+    assert Job.objects.get(pk=third).batch_id != batch.pk
+    assert Batch.objects.filter(batch_name="nightly").count() == 2
+
+
+# --- --jobs-file -----------------------------------------------------------------------------
+
+
+def jobs_file(*lines: Any) -> str:
+    return "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+
+
+@pytest.mark.django_db
+def test_jobs_file_from_stdin_creates_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file(
+            {"job_type": "echo", "parameters": {"message": "a"}, "job_name": "first"},
+            "",
+            {"job_type": "echo", "parameters": {"steps": 2}},
+            "   ",
+            {"job_type": "echo"},
+        ),
+    )
+    batch_id = submit("--batch", "from-file", "--jobs-file", "-").strip()
+    batch = Batch.objects.get(pk=batch_id)
+    assert (batch.batch_name, batch.total_jobs, batch.pending_jobs) == ("from-file", 3, 3)
+    jobs = list(Job.objects.filter(batch_id=batch_id))
+    assert sorted(job.job_name for job in jobs) == ["", "", "first"]
+    assert sorted(job.parameters["steps"] for job in jobs) == [1, 1, 2]
+    assert {job.parameters["message"] for job in jobs if job.job_name} == {"a"}
+
+
+@pytest.mark.django_db
+def test_jobs_file_from_a_path(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(jobs_file({"job_type": "echo"}, {"job_type": "echo"}), encoding="utf-8")
+    batch_id = submit("--batch", "b", "--jobs-file", str(path)).strip()
+    assert Batch.objects.get(pk=batch_id).total_jobs == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (
+            [
+                {"job_type": "echo"},
+                "",
+                {"job_type": "echo"},
+                {"job_type": "echo", "parameters": {"steps": 0}},
+            ],
+            "line 4: parameters.steps:",
+        ),
+        (["", "", {"job_type": "nope"}], "line 3: job_type:"),
+        (
+            [{"job_type": "echo"}, {"job_type": "echo", "colour": "red"}],
+            "line 2: colour: unknown field",
+        ),
+        ([{"parameters": {}}], "line 1: job_type: field required"),
+        ([{"job_type": "echo"}, "", "{oops"], "line 3: not valid JSON"),
+        ([{"job_type": "echo"}, "[1]"], "line 2: expected a JSON object"),
+        (["", "  "], "holds no jobs"),
+    ],
+)
+def test_an_invalid_line_rejects_the_whole_file_naming_its_line(
+    lines: list[Any], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stdin(monkeypatch, jobs_file(*lines))
+    with pytest.raises(CommandError) as refused:
+        submit("--batch", "bad", "--jobs-file", "-")
+    assert problem in str(refused.value)
+    assert not Batch.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_every_invalid_line_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file(
+            {"job_type": "echo", "parameters": {"steps": 0}},
+            {"job_type": "echo"},
+            {"job_type": "echo", "parameters": {"sleep_seconds": -1}},
+        ),
+    )
+    with pytest.raises(CommandError) as refused:
+        submit("--batch", "bad", "--jobs-file", "-")
+    message = str(refused.value)
+    assert "nothing was created" in message
+    assert "line 1: parameters.steps" in message
+    assert "line 3: parameters.sleep_seconds" in message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["--jobs-file", "-"], "--jobs-file needs --batch NAME"),
+        (["echo", "--batch", "b", "--jobs-file", "-"], "takes the job types and parameters"),
+        (["--batch", "b", "--jobs-file", "/nonexistent.jsonl"], "no such file"),
+    ],
+)
+def test_jobs_file_argument_errors(args: list[str], problem: str) -> None:
+    with pytest.raises(CommandError, match=problem):
+        submit(*args)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalid_jobs_file_exits_non_zero(manage: Any) -> None:
+    text = jobs_file({"job_type": "echo"}, "", {"job_type": "echo", "parameters": {"steps": 0}})
+    result = manage("submit", "--batch", "bad", "--jobs-file", "-", input=text)
+    assert result.returncode == 1
+    assert "line 3: parameters.steps" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not Batch.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_file_in_a_subprocess_prints_the_batch_id(manage: Any) -> None:
+    text = jobs_file({"job_type": "echo"}, {"job_type": "echo"})
+    result = manage("submit", "--batch", "piped", "--jobs-file", "-", input=text)
+    assert result.returncode == 0, result.stderr
+    batch_id = result.stdout.strip()
+    assert Batch.objects.get(pk=batch_id).total_jobs == 2
+    assert "2 jobs in batch 'piped'" in result.stderr
+
+
+# --- --wait ----------------------------------------------------------------------------------
+
+
+class Lines:
+    """The lines a subprocess writes to one stream, readable with a timeout."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{text!r} never came; saw {self.seen}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise AssertionError(f"stream ended before {text!r}; saw {self.seen}")
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def rest(self, timeout: float = 10.0) -> list[str]:
+        while True:
+            line = self.lines.get(timeout=timeout)
+            if line is None:
+                return self.seen
+            self.seen.append(line)
+
+
+def submit_and_wait(*args: str) -> tuple[subprocess.Popen[str], Lines, Lines, str]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "submit", *args, "--wait"],
+        cwd=REPO,
+        env=subprocess_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    out, err = Lines(process.stdout), Lines(process.stderr)
+    job_id = out.wait_for("job-")
+    return process, out, err, job_id
+
+
+@pytest.fixture
+def processes() -> Any:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_shows_progress_and_exits_0_when_the_job_completes(processes: list[Any]) -> None:
+    process, out, err, job_id = submit_and_wait("echo", "--param", "steps=2")
+    processes.append(process)
+    err.wait_for("pending")
+    services.claim(job_id, "test-worker")
+    services.start(job_id)
+    services.report_progress(job_id, 50, "echo", "step 1/2")
+    line = err.wait_for("50.0%")
+    assert "processing echo step 1/2" in line
+    assert "[###############...............]" in line
+    services.complete(job_id, {"message": "", "steps_done": 2})
+    assert process.wait(timeout=30) == 0
+    assert out.rest() == [job_id, "completed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_exits_1_when_the_job_fails(processes: list[Any]) -> None:
+    process, out, err, job_id = submit_and_wait("echo")
+    processes.append(process)
+    err.wait_for("pending")
+    services.claim(job_id, "test-worker")
+    services.start(job_id)
+    services.fail(job_id, "BOOM", "it broke")
+    assert process.wait(timeout=30) == 1
+    assert out.rest() == [job_id, "failed"]
+    assert "failed: BOOM: it broke" in err.rest()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wait_exits_1_when_the_job_is_cancelled(processes: list[Any]) -> None:
+    process, out, err, job_id = submit_and_wait("echo")
+    processes.append(process)
+    err.wait_for("pending")
+    services.cancel(job_id)
+    assert process.wait(timeout=30) == 1
+    assert out.rest() == [job_id, "cancelled"]
+
+
+# --- recount_batches -------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_recount_batches_with_a_missing_batch_is_a_clear_error() -> None:
+    with pytest.raises(CommandError, match="batch-nope"):
+        call_command("recount_batches", "batch-nope", stdout=StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recount_batches_in_a_subprocess(manage: Any) -> None:
+    created = batch_services.create_batch("b", [{"job_type": "echo"}])
+    Batch.objects.filter(pk=created.batch.pk).update(pending_jobs=3)
+    result = manage("recount_batches")
+    assert result.returncode == 0, result.stderr
+    assert f"{created.batch.pk}: pending_jobs 3→1" in result.stdout
+    assert Batch.objects.get(pk=created.batch.pk).pending_jobs == 1
+    missing = manage("recount_batches", "batch-nope")
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr and "batch-nope" in missing.stderr

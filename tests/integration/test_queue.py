@@ -1,0 +1,467 @@
+"""The queue services the worker calls (jobs/queue.py), on a real database: what is claimed
+and in which order, per-type limits, the PostgreSQL SKIP LOCKED path against the portable
+compare-and-set path (same jobs, same order, never one job twice under a race), finishing
+outcomes, leases and reaping, and the worker rows."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from batches.models import Batch
+from batches.services import (
+    archive_batch,
+    create_batch,
+    recount_batch,
+    set_active,
+    unarchive_batch,
+)
+from jobs import queue, services
+from jobs.models import Job, JobLog, JobTypeSetting, Worker
+from jobs.queue import Outcome
+from jobs.states import JobStatus
+from tests.drivers import run_together
+from tests.worker_processors import ALL
+
+# None: the backend's own path (SKIP LOCKED on PostgreSQL); False: the portable one.
+PATHS = pytest.mark.parametrize("skip_locked", [None, False], ids=["default", "portable"])
+# Elsewhere the default path is the portable one: racing processes once is enough.
+PROCESS_PATHS = ["default", "portable"] if connection.vendor == "postgresql" else ["portable"]
+P, R = JobStatus.PENDING, JobStatus.PROCESSING
+
+
+@pytest.fixture(autouse=True)
+def test_processors(settings: Any) -> None:
+    settings.JOBCENTER_PROCESSORS = ALL
+
+
+def claim(worker_id: str = "w1", limit: int = 100, **kwargs: Any) -> list[str]:
+    return [
+        job.job_id for job in queue.claim_jobs(worker_id, limit=limit, lease_seconds=60, **kwargs)
+    ]
+
+
+def make(job_type: str = "echo", *, age: float = 0, **kwargs: Any) -> str:
+    """A pending job created ``age`` seconds ago (set-up: created_at moved by the ORM)."""
+    params = {"path": "/dev/null"} if job_type == "limited" else {}
+    job = services.enqueue(job_type, params, **kwargs)
+    if age:
+        Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=age))
+    return job.pk
+
+
+def assert_counters_exact(batch_id: str) -> None:
+    assert recount_batch(batch_id, dry_run=True) == {}
+
+
+@pytest.mark.django_db
+class TestWhatIsClaimed:
+    @PATHS
+    def test_priority_then_age(self, skip_locked: bool | None) -> None:
+        old_low = make(age=50, priority=0)
+        new_high = make(age=10, priority=5)
+        old_high = make(age=40, priority=5)
+        newest_low = make(age=1, priority=0)
+        negative = make(age=60, priority=-3)
+        top = make(age=5, priority=9)
+        expected = [top, old_high, new_high, old_low, newest_low, negative]
+        assert claim(limit=2, skip_locked=skip_locked) == expected[:2]
+        assert claim(limit=10, skip_locked=skip_locked) == expected[2:]
+        assert claim(skip_locked=skip_locked) == []
+
+    def test_a_claim_takes_the_job_and_counts_the_attempt(self) -> None:
+        created = create_batch("b", [{"job_type": "record", "parameters": {"seconds": 1}}] * 3)
+        before = timezone.now()
+        (job,) = queue.claim_jobs("w1", limit=1, lease_seconds=30)
+        assert (job.job_type, job.parameters, job.attempt, job.max_attempts) == (
+            "record",
+            {"path": "", "seconds": 1.0},
+            1,
+            3,
+        )
+        assert job.batch_id == created.batch.pk
+        row = Job.objects.get(pk=job.job_id)
+        assert (row.status, row.worker_id, row.attempts) == (R, "w1", 1)
+        assert (
+            before + timedelta(seconds=29) < row.lease_expires_at < before + timedelta(seconds=40)
+        )
+        assert row.started_at >= before and not row.cancel_requested
+        last_log = JobLog.objects.filter(job_id=job.job_id).last()
+        assert last_log.message == "Claimed by worker w1 (attempt 1/3)."
+        batch = Batch.objects.get(pk=created.batch.pk)
+        assert (batch.pending_jobs, batch.processing_jobs, batch.status) == (2, 1, R)
+        assert_counters_exact(created.batch.pk)
+
+    @PATHS
+    def test_run_after(self, skip_locked: bool | None) -> None:
+        now = timezone.now()
+        later = make(run_after=now + timedelta(minutes=1))
+        due = make(run_after=now - timedelta(seconds=1))
+        assert claim(skip_locked=skip_locked) == [due]
+        Job.objects.filter(pk=later).update(run_after=timezone.now())
+        assert claim(skip_locked=skip_locked) == [later]
+
+    @PATHS
+    def test_inactive_and_archived_batches(self, skip_locked: bool | None) -> None:
+        inactive = create_batch("off", [{"job_type": "echo"}] * 2, is_active=False)
+        archived = create_batch("old", [{"job_type": "echo"}])
+        archive_batch(archived.batch.pk)
+        loose = make()
+        assert claim(skip_locked=skip_locked) == [loose]
+        set_active(inactive.batch.pk, True)
+        assert claim(skip_locked=skip_locked) == inactive.job_ids
+        unarchive_batch(archived.batch.pk)
+        assert claim(skip_locked=skip_locked) == archived.job_ids
+
+    @PATHS
+    def test_paused_type_and_type_filters(self, skip_locked: bool | None) -> None:
+        echo, record, flaky = make("echo", age=3), make("record", age=2), make("flaky", age=1)
+        JobTypeSetting.objects.create(job_type="echo", paused=True)
+        assert claim(job_types=["echo"], skip_locked=skip_locked) == []
+        assert claim(exclude_types=["record"], skip_locked=skip_locked) == [flaky]
+        assert claim(job_types=["echo", "record"], skip_locked=skip_locked) == [record]
+        JobTypeSetting.objects.filter(job_type="echo").update(paused=False)
+        assert claim(skip_locked=skip_locked) == [echo]
+
+
+@pytest.mark.django_db
+class TestTypeLimits:
+    def test_limit_counts_jobs_running_anywhere(self) -> None:
+        limited = [make("limited", age=100 - n) for n in range(5)]
+        echo = make("echo", age=1)
+        assert claim("w1", limit=10) == [*limited[:2], echo]
+        assert claim("w2", limit=10) == []
+        queue.finish_jobs("w1", [Outcome(limited[0], "completed", results={})])
+        assert claim("w2", limit=10) == [limited[2]]
+
+    def test_operator_and_settings_overrides(self, settings: Any) -> None:
+        limited = [make("limited", age=100 - n) for n in range(5)]
+        settings.JOBCENTER_PROCESSOR_LIMITS = {"limited": {"concurrency": 3}, "echo": {}}
+        assert claim("w1", limit=10) == limited[:3]
+        JobTypeSetting.objects.update_or_create(job_type="limited", defaults={"concurrency": 4})
+        assert claim("w2", limit=10) == limited[3:4]
+        records = [make("record", age=10 - n) for n in range(3)]
+        JobTypeSetting.objects.create(job_type="record", concurrency=1)
+        assert claim("w3", limit=10) == records[:1]
+
+    def test_a_type_at_its_limit_does_not_block_the_queue_behind_it(self) -> None:
+        """Many limited jobs at the head of the queue must not hide the other types queued
+        behind them once the limited type is at its limit."""
+        limited = [make("limited", age=1000 - n) for n in range(30)]
+        echoes = [make("echo", age=1) for _ in range(3)]
+        first = claim("w1", limit=2)
+        assert first == limited[:2]
+        assert sorted(claim("w2", limit=2)) == sorted(echoes[:2])
+        assert claim("w3", limit=5) == echoes[2:]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL only")
+def test_skip_locked_path_passes_over_locked_rows() -> None:
+    """A job locked by another transaction is skipped at once, not waited for."""
+    first, second = make(age=2), make(age=1)
+    locked = threading.Event()
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        try:
+            with transaction.atomic():
+                list(Job.objects.select_for_update().filter(pk=first))
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert claim(limit=2) == [second]
+    finally:
+        release.set()
+        holder.join()
+    assert claim(limit=2) == [first]
+
+
+@pytest.mark.django_db
+def test_both_paths_choose_the_same_jobs_in_the_same_order() -> None:
+    """On the same queue (rolled back between the two), the SKIP LOCKED path and the
+    portable path claim the same jobs in the same order, limits and filters included."""
+    for n in range(12):
+        make("limited" if n % 3 == 0 else "echo", age=100 - n, priority=n % 4)
+    make("record", run_after=timezone.now() + timedelta(hours=1))
+    create_batch("off", [{"job_type": "echo", "priority": 9}], is_active=False)
+
+    class Rollback(Exception):
+        pass
+
+    def rounds(skip_locked: bool | None) -> list[list[str]]:
+        result: list[list[str]] = []
+        try:
+            with transaction.atomic():
+                for worker, limit in [("a", 3), ("b", 4), ("c", 100)]:
+                    result.append(claim(worker, limit=limit, skip_locked=skip_locked))
+                raise Rollback
+        except Rollback:
+            pass
+        return result
+
+    default, portable = rounds(None), rounds(False)
+    assert default == portable
+    assert sum(len(ids) for ids in default) == 10  # 12 - 2 limited beyond the limit of 2
+
+
+@pytest.mark.django_db(transaction=True)
+class TestRaces:
+    @PATHS
+    def test_threads_never_claim_a_job_twice(self, skip_locked: bool | None) -> None:
+        created = create_batch("race", [{"job_type": "echo"}] * 300)
+        claimed = self.race_threads(4, skip_locked=skip_locked, limit=7, finish=True)
+        everything = [job_id for ids in claimed.values() for job_id in ids]
+        assert Counter(everything).most_common(1)[0][1] == 1
+        assert sorted(everything) == sorted(created.job_ids)
+        assert sum(bool(ids) for ids in claimed.values()) >= 2, "no race happened"
+        assert Job.objects.filter(status=JobStatus.COMPLETED).count() == 300
+        assert_counters_exact(created.batch.pk)
+
+    @PATHS
+    def test_type_limit_holds_under_a_race(self, skip_locked: bool | None) -> None:
+        for n in range(20):
+            make("limited", age=100 - n)
+        claimed = self.race_threads(4, skip_locked=skip_locked, limit=3, finish=False, rounds=3)
+        assert sum(len(ids) for ids in claimed.values()) == 2
+        assert Job.objects.filter(status=R).count() == 2
+
+    @staticmethod
+    def race_threads(
+        count: int,
+        *,
+        skip_locked: bool | None,
+        limit: int,
+        finish: bool,
+        rounds: int | None = None,
+    ) -> dict[str, list[str]]:
+        """``count`` threads (each its own connection) claim at once, released together."""
+        barrier = threading.Barrier(count)
+        claimed: dict[str, list[str]] = {f"t{n}": [] for n in range(count)}
+        errors: list[BaseException] = []
+
+        def work(worker_id: str) -> None:
+            try:
+                barrier.wait(10)
+                done = 0
+                while rounds is None or done < rounds:
+                    done += 1
+                    jobs = claim(worker_id, limit=limit, skip_locked=skip_locked)
+                    claimed[worker_id] += jobs
+                    if finish and jobs:
+                        outcomes = [Outcome(job_id, "completed", results={}) for job_id in jobs]
+                        assert queue.finish_jobs(worker_id, outcomes) == jobs
+                    if not jobs and not Job.objects.filter(status=P).exists():
+                        break
+                held = set(Job.objects.filter(worker_id=worker_id).values_list("pk", flat=True))
+                if not finish:
+                    assert held == set(claimed[worker_id])
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=work, args=(name,)) for name in claimed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+        return claimed
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("path", PROCESS_PATHS)
+    def test_processes_never_claim_a_job_twice(self, path: str, tmp_path: Path) -> None:
+        created = create_batch("race", [{"job_type": "echo"}] * 400)
+        results = run_together(
+            "claim_jobs",
+            [[f"p{n}", str(tmp_path / "go"), "5", path, "--finish"] for n in range(3)],
+            tmp_path / "go",
+        )
+        everything = [job_id for result in results for job_id in result["claimed"]]
+        assert Counter(everything).most_common(1)[0][1] == 1
+        assert sorted(everything) == sorted(created.job_ids)
+        assert sorted(job_id for r in results for job_id in r["recorded"]) == sorted(everything)
+        assert sum(bool(result["claimed"]) for result in results) >= 2, "no race happened"
+        assert_counters_exact(created.batch.pk)
+        assert Batch.objects.get(pk=created.batch.pk).status == JobStatus.COMPLETED
+
+
+@pytest.mark.django_db
+class TestFinishing:
+    @pytest.fixture
+    def held(self) -> Iterator[tuple[str, list[str]]]:
+        created = create_batch("b", [{"job_type": "record"}] * 6)
+        claimed = claim("w1", limit=6)
+        assert claimed == created.job_ids
+        yield created.batch.pk, claimed
+
+    def test_every_outcome(self, held: tuple[str, list[str]]) -> None:
+        batch_id, (done, failed, retried, cancelled, released, other) = held
+        error = {"code": "E", "message": "m", "details": None}
+        before = timezone.now()
+        recorded = queue.finish_jobs(
+            "w1",
+            [
+                Outcome(done, "completed", results={"answer": 42}),
+                Outcome(failed, "failed", error=error),
+                Outcome(retried, "retry", error=error, retry_delay=30),
+                Outcome(cancelled, "cancelled"),
+                Outcome(released, "released"),
+            ],
+        )
+        assert sorted(recorded) == sorted([done, failed, retried, cancelled, released])
+        jobs = Job.objects.in_bulk()
+        assert (jobs[done].status, jobs[done].results, jobs[done].error) == (
+            "completed",
+            {"answer": 42},
+            None,
+        )
+        assert jobs[done].progress["percent"] == 100.0 and jobs[done].completed_at >= before
+        assert (jobs[failed].status, jobs[failed].error) == ("failed", error)
+        assert jobs[retried].status == P and jobs[retried].error == error
+        assert jobs[retried].attempts == 1
+        delay = (jobs[retried].run_after - before).total_seconds()
+        assert 29 < delay < 35
+        assert jobs[cancelled].status == "cancelled"
+        assert (jobs[released].status, jobs[released].attempts) == (P, 0)
+        for job_id in recorded:
+            assert (jobs[job_id].worker_id, jobs[job_id].lease_expires_at) == (None, None)
+        assert jobs[other].status == R
+        assert JobLog.objects.filter(job_id=retried, level="warning").last().message == (
+            "Attempt failed (E: m); retrying in 30.0s."
+        )
+        assert_counters_exact(batch_id)
+        # The retried job is not claimable before its run_after; the released one is.
+        assert claim("w2") == [released]
+
+    def test_outcomes_for_jobs_no_longer_held_are_dropped(
+        self, held: tuple[str, list[str]]
+    ) -> None:
+        batch_id, (kept, failed_by_operator, reclaimed, cancelled, *_) = held
+        services.fail(failed_by_operator, "STOPPED", "an operator failed it")
+        services.set_pending(reclaimed)
+        assert claim("w2") == [reclaimed]
+        services.cancel(cancelled)  # a cancel request leaves the job ours until we confirm
+        recorded = queue.finish_jobs(
+            "w1",
+            [
+                Outcome(job_id, "completed", results={"by": "w1"})
+                for job_id in (kept, failed_by_operator, reclaimed)
+            ]
+            + [Outcome(cancelled, "cancelled"), Outcome("job-does-not-exist", "failed")],
+        )
+        assert sorted(recorded) == sorted([kept, cancelled])
+        jobs = Job.objects.in_bulk()
+        assert jobs[kept].results == {"by": "w1"}
+        assert (jobs[failed_by_operator].status, jobs[failed_by_operator].error["code"]) == (
+            "failed",
+            "STOPPED",
+        )
+        assert (jobs[reclaimed].status, jobs[reclaimed].worker_id) == (R, "w2")
+        assert jobs[reclaimed].results is None
+        assert jobs[cancelled].status == "cancelled"
+        assert_counters_exact(batch_id)
+
+
+@pytest.mark.django_db
+class TestLeases:
+    def test_renew_reports_cancel_requests_and_lost_jobs(self) -> None:
+        ids = [make(age=3 - n) for n in range(3)]
+        running, cancel_me, lost = claim("w1", limit=3)
+        assert [running, cancel_me, lost] == ids
+        Job.objects.filter(pk__in=[running, cancel_me, lost]).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=1)
+        )
+        services.cancel(cancel_me)
+        services.fail(lost, "GONE", "failed by an operator")
+        state = queue.renew_leases("w1", [running, cancel_me, lost], lease_seconds=120)
+        assert state.cancel_requested == {cancel_me}
+        assert state.lost == {lost}
+        for job_id in (running, cancel_me):
+            lease = Job.objects.get(pk=job_id).lease_expires_at
+            assert lease > timezone.now() + timedelta(seconds=100)
+        assert queue.renew_leases("w2", [running], 120).lost == {running}
+
+    def test_reap_requeues_or_fails_after_the_last_attempt(self) -> None:
+        created = create_batch(
+            "b",
+            [
+                {"job_type": "echo", "max_attempts": 3},
+                {"job_type": "echo", "max_attempts": 1},
+                {"job_type": "echo", "max_attempts": 3},
+            ],
+        )
+        again, last, fresh = created.job_ids
+        assert claim("dead") == [again, last, fresh]
+        expired = timezone.now() - timedelta(seconds=1)
+        Job.objects.filter(pk__in=[again, last]).update(lease_expires_at=expired)
+
+        requeued, failed = queue.reap_expired_leases()
+        assert (requeued, failed) == ([again], [last])
+        jobs = Job.objects.in_bulk()
+        assert (jobs[again].status, jobs[again].attempts, jobs[again].worker_id) == (P, 1, None)
+        assert (jobs[last].status, jobs[last].error["code"]) == ("failed", "WORKER_LOST")
+        assert "Lease of worker dead expired (attempt 1/1)" in jobs[last].error["message"]
+        assert jobs[fresh].status == R
+        assert JobLog.objects.filter(job_id=again).last().message == (
+            "Lease of worker dead expired (attempt 1/3); back to pending."
+        )
+        assert_counters_exact(created.batch.pk)
+        assert queue.reap_expired_leases() == ([], [])
+        (job,) = queue.claim_jobs("alive", limit=5, lease_seconds=60)
+        assert (job.job_id, job.attempt) == (again, 2)
+
+
+@pytest.mark.django_db
+def test_worker_rows() -> None:
+    row = queue.register_worker(
+        "host:1:abc",
+        name="one",
+        host="host",
+        pid=1,
+        job_types=["echo"],
+        exclude_types=["pdf"],
+        concurrency=4,
+    )
+    assert (row.status, row.job_types, row.exclude_types, row.concurrency) == (
+        "running",
+        ["echo"],
+        ["pdf"],
+        4,
+    )
+    queue.register_worker(
+        "host:2:def", name="two", host="host", pid=2, job_types=[], exclude_types=[], concurrency=1
+    )
+    queue.heartbeat("host:1:abc", ["job-1", "job-2"], jobs_done=7, status="stopping")
+    row.refresh_from_db()
+    assert (row.running_jobs, row.jobs_done, row.status) == (["job-1", "job-2"], 7, "stopping")
+    assert row.heartbeat_at > row.started_at
+
+    Worker.objects.filter(pk="host:2:def").update(
+        heartbeat_at=timezone.now() - timedelta(seconds=120)
+    )
+    assert queue.mark_gone_workers(stale_after_seconds=60) == 1
+    assert Worker.objects.get(pk="host:2:def").status == Worker.Status.GONE
+    assert Worker.objects.get(pk="host:1:abc").status == "stopping"
+
+    queue.stop_worker("host:1:abc", jobs_done=9)
+    row.refresh_from_db()
+    assert (row.status, row.running_jobs, row.jobs_done) == ("stopped", [], 9)
+    assert row.stopped_at is not None
+    Worker.objects.filter(pk="host:1:abc").update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert queue.mark_gone_workers(stale_after_seconds=60) == 0, "stopped is not gone"

@@ -1,0 +1,588 @@
+"""The PDF test corpus, generated at test time: born-digital documents whose text we know
+(one column, two columns in either drawing order, a table, lists, German umlauts and
+ligatures), the same pages rendered at 300 dpi and wrapped as scanned PDFs, documents mixing
+both, a page whose text layer is garbage, and the bad inputs the processor must survive.
+
+Shared by the tests and by bench/pdf_quality.py and bench/pdf_engines.py, so the figures in
+docs/benchmarks.md come from the very documents the tests assert on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import random
+import re
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import reportlab
+from PIL import Image
+from reportlab.lib.pdfencrypt import StandardEncryption
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+# Real words, so that Tesseract's language models see ordinary text. Umlauts, ß and the
+# letter pairs fi/fl (drawn as ligature glyphs) are frequent on purpose.
+WORDS = """
+Verwaltung Fläche Begriff offiziell Pflicht Einfluss fließen Konflikt Profil Qualifikation
+Prüfung Größe Übersicht Änderung Gebühr Straße Maßnahme Fußgänger Bürger Gemeinde Stadtrat
+Haushalt Ausschuss Beschluss Verfahren Antrag Unterlagen Dokument Veranstaltung Sitzung Bericht
+Entwicklung Förderung Bildung Wirtschaft Verkehr Umwelt Energie Wasser Wohnung Schule Kinder
+Familie Arbeit Gesundheit Sicherheit Ordnung Zukunft Region Landkreis öffentlich wichtig
+gemeinsam nachhaltig zusätzlich grundsätzlich ausführlich täglich jährlich künftig häufig
+Flughafen Fluss Finanzen Firma finden Figur filtern flach Flotte Schiff Pfeiler Auflage
+Einfluss Aufgabe Ergebnis Vorschlag Grundlage Zeitraum Hinweis Anlage Angebot Nachfrage
+document meeting council budget committee report proposal decision transport housing energy
+water school health safety future region public important common sustainable additional
+office official profile conflict influence flight field final finance flexible reflection
+project process result summary overview change fee street measure citizen community schedule
+""".split()  # noqa: SIM905 - a word list reads better as text
+
+HEADER = "Job Center Testkorpus"
+FONT = "Vera"
+FONT_BOLD = "VeraBd"
+PAGE_A4 = (595.0, 842.0)
+PAGE_A6 = (298.0, 420.0)
+LIGATURES = {"fi": "\ufb01", "fl": "\ufb02"}
+
+
+def _register_fonts() -> None:
+    folder = Path(reportlab.__file__).parent / "fonts"
+    for name, file in ((FONT, "Vera.ttf"), (FONT_BOLD, "VeraBd.ttf")):
+        if name not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(TTFont(name, str(folder / file)))
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    """Words for comparison: Markdown marks and punctuation dropped, ligatures unfolded."""
+    for ligature, letters in (("\ufb01", "fi"), ("\ufb02", "fl")):
+        text = text.replace(ligature, letters)
+    return _TOKEN.findall(text)
+
+
+def recall_in_order(truth: str, found: str) -> float:
+    """Share of the known words found in the same order (longest matching subsequence by
+    difflib blocks): words out of reading order count as missing."""
+    want, got = tokens(truth), tokens(found)
+    if not want:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, want, got, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / len(want)
+
+
+def word_accuracy(truth: str, found: str) -> float:
+    """1 - word error rate (substitutions, deletions and insertions over the known words)."""
+    want, got = tokens(truth), tokens(found)
+    if not want:
+        return 1.0 if not got else 0.0
+    previous = list(range(len(got) + 1))
+    for i, word in enumerate(want, 1):
+        current = [i]
+        for j, other in enumerate(got, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+            )
+        previous = current
+    return max(0.0, 1.0 - previous[-1] / len(want))
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def sentence(rng: random.Random, length: int) -> str:
+    words = [rng.choice(WORDS) for _ in range(length)]
+    return " ".join([words[0][0].upper() + words[0][1:], *words[1:]]) + "."
+
+
+def paragraph(rng: random.Random, sentences: int = 3) -> str:
+    return " ".join(sentence(rng, rng.randint(6, 11)) for _ in range(sentences))
+
+
+def ligated(text: str) -> str:
+    for letters, ligature in LIGATURES.items():
+        text = text.replace(letters, ligature)
+    return text
+
+
+Rule = tuple[float, float, float, float]
+
+
+@dataclass
+class Line:
+    x: float
+    y: float
+    text: str
+    font: str = FONT
+    size: float = 11.0
+
+
+def wrap(text: str, width: float, font: str, size: float, hyphenate: bool) -> list[str]:
+    """Break ``text`` into lines of at most ``width`` points; long words that do not fit are
+    hyphenated inside their lower-case part, as a typesetter would."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if pdfmetrics.stringWidth(ligated(candidate), font, size) <= width:
+            current = candidate
+            continue
+        if hyphenate and len(word) >= 8 and current:
+            for cut in range(len(word) - 3, 2, -1):
+                head = f"{current} {word[:cut]}-"
+                if (
+                    word[cut - 1].islower()
+                    and word[cut].islower()
+                    and (pdfmetrics.stringWidth(ligated(head), font, size) <= width)
+                ):
+                    lines.append(head)
+                    current = word[cut:]
+                    break
+            else:
+                lines.append(current)
+                current = word
+            continue
+        if current:
+            lines.append(current)
+        current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+@dataclass
+class Document:
+    name: str
+    pdf: bytes
+    truth: list[str]
+    """Known text per page, in reading order (headers, footers and bullets left out)."""
+    scanned: set[int] = field(default_factory=set)
+    """0-based indexes of the pages that are images only."""
+    headings: list[str] = field(default_factory=list)
+    list_items: list[str] = field(default_factory=list)
+
+
+class Writer:
+    """Draws pages of known text with reportlab, with a repeated header and a page footer."""
+
+    def __init__(
+        self,
+        pagesize: tuple[float, float] = PAGE_A4,
+        *,
+        furniture: bool = True,
+        encrypt: StandardEncryption | None = None,
+    ) -> None:
+        _register_fonts()
+        self.buffer = io.BytesIO()
+        self.canvas = Canvas(self.buffer, pagesize=pagesize, encrypt=encrypt)
+        self.canvas.setTitle("Testkorpus")
+        self.canvas.setAuthor("Job Center")
+        self.width, self.height = pagesize
+        self.furniture = furniture
+        self.pages: list[tuple[list[Line], list[Rule]]] = []
+
+    def page(self, lines: Iterable[Line], rules: Iterable[Rule] = ()) -> None:
+        self.pages.append((list(lines), list(rules)))
+
+    def finish(self) -> bytes:
+        total = len(self.pages)
+        for number, (lines, rules) in enumerate(self.pages, 1):
+            for rule in rules:
+                self.canvas.line(*rule)
+            if self.furniture:
+                self.canvas.setFont(FONT, 9)
+                self.canvas.drawString(50, self.height - 30, HEADER)
+                self.canvas.drawString(self.width / 2 - 30, 25, f"Seite {number} von {total}")
+            for line in lines:
+                self.canvas.setFont(line.font, line.size)
+                self.canvas.drawString(line.x, line.y, ligated(line.text))
+            self.canvas.showPage()
+        self.canvas.save()
+        return self.buffer.getvalue()
+
+
+def column(
+    texts: list[tuple[str, str]],
+    x: float,
+    top: float,
+    bottom: float,
+    width: float,
+    *,
+    size: float = 11.0,
+    hyphenate: bool = True,
+) -> tuple[list[Line], str, int]:
+    """Lay out (kind, text) blocks top-down; kinds: "h" heading, "p" paragraph, "li" bullet
+    item, "ol" numbered item. Returns the lines, the known text and how many blocks fit."""
+    lines: list[Line] = []
+    truth: list[str] = []
+    y = top
+    leading = size * 1.3
+    placed = 0
+    for kind, text in texts:
+        if kind == "h":
+            block = [Line(x, y - 4, text, FONT_BOLD, size * 1.5)]
+            height = size * 1.5 * 1.3 + 10
+        else:
+            indent = 18 if kind in {"li", "ol"} else 0
+            wrapped = wrap(text, width - indent, FONT, size, hyphenate)
+            block = []
+            for i, row in enumerate(wrapped):
+                block.append(Line(x + indent, y - i * leading, row, FONT, size))
+            if kind == "li":
+                block.append(Line(x + 4, y, "\u2022", FONT, size))
+            height = len(wrapped) * leading + size * 0.8
+        if y - height < bottom:
+            break
+        lines.extend(block)
+        truth.append(text)
+        placed += 1
+        y -= height
+    return lines, "\n".join(truth), placed
+
+
+def one_column(
+    pages: int = 3,
+    seed: int = 1,
+    pagesize: tuple[float, float] = PAGE_A4,
+    size: float = 11.0,
+    *,
+    furniture: bool = True,
+) -> Document:
+    rng = random.Random(seed)
+    writer = Writer(pagesize, furniture=furniture)
+    truths: list[str] = []
+    headings: list[str] = []
+    margin = 50 if pagesize[0] > 400 else 28
+    for number in range(1, pages + 1):
+        heading = f"{number} {rng.choice(WORDS).capitalize()} und {rng.choice(WORDS)}"
+        blocks = [("h", heading)] + [("p", paragraph(rng, rng.randint(2, 4))) for _ in range(12)]
+        lines, truth, _ = column(
+            blocks, margin, pagesize[1] - 70, 60, pagesize[0] - 2 * margin, size=size
+        )
+        writer.page(lines)
+        truths.append(truth)
+        headings.append(heading)
+    return Document("one_column", writer.finish(), truths, headings=headings)
+
+
+def two_columns(pages: int = 2, seed: int = 2, *, interleaved: bool = False) -> Document:
+    """Two columns; ``interleaved`` draws row by row (left line, right line, …), as some
+    generators do, so that only a layout analysis recovers the reading order."""
+    rng = random.Random(seed)
+    writer = Writer()
+    truths: list[str] = []
+    width = (PAGE_A4[0] - 100 - 24) / 2
+    for _ in range(pages):
+        texts = [("p", paragraph(rng, rng.randint(2, 3))) for _ in range(12)]
+        left, left_truth, used = column(texts, 50, PAGE_A4[1] - 70, 60, width)
+        right, right_truth, _ = column(texts[used:], 50 + width + 24, PAGE_A4[1] - 70, 60, width)
+        if interleaved:
+            ordered: list[Line] = []
+            for i in range(max(len(left), len(right))):
+                ordered.extend(side[i] for side in (left, right) if i < len(side))
+        else:
+            ordered = left + right
+        writer.page(ordered)
+        truths.append(left_truth + "\n" + right_truth)
+    name = "two_columns_interleaved" if interleaved else "two_columns"
+    return Document(name, writer.finish(), truths)
+
+
+def table(seed: int = 3) -> Document:
+    """A ruled table of short cells, read row by row."""
+    rng = random.Random(seed)
+    writer = Writer()
+    header = ["Posten", "Betrag", "Zuständigkeit", "Prüfung"]
+    rows = [header] + [
+        [
+            rng.choice(WORDS).capitalize(),
+            f"{rng.randint(100, 99999)} EUR",
+            rng.choice(WORDS),
+            rng.choice(["offen", "erledigt", "geprüft"]),
+        ]
+        for _ in range(14)
+    ]
+    lines: list[Line] = []
+    widths = [150, 90, 140, 100]
+    top = PAGE_A4[1] - 90
+    intro = "Die folgende Übersicht zeigt den Stand der Prüfung für das laufende Haushaltsjahr."
+    lines.append(Line(50, top + 30, intro))
+    row_height = 20
+    for r, row in enumerate(rows):
+        x = 50
+        for c, cell in enumerate(row):
+            font = FONT_BOLD if r == 0 else FONT
+            lines.append(Line(x + 4, top - r * row_height - 14, cell, font, 10))
+            x += widths[c]
+    rules: list[Rule] = []
+    for r in range(len(rows) + 1):
+        rules.append((50, top - r * row_height, 50 + sum(widths), top - r * row_height))
+    x = 50.0
+    for w in [0, *widths]:
+        x += w
+        rules.append((x, top, x, top - len(rows) * row_height))
+    writer.page(lines, rules)
+    pdf = writer.finish()
+    truth = intro + "\n" + "\n".join(" ".join(row) for row in rows)
+    return Document("table", pdf, [truth])
+
+
+def lists(seed: int = 4) -> Document:
+    rng = random.Random(seed)
+    writer = Writer()
+    items = [sentence(rng, rng.randint(5, 16)) for _ in range(5)]
+    numbered = [f"{i}. {sentence(rng, rng.randint(5, 12))}" for i in range(1, 4)]
+    blocks = [("h", "Aufgaben und Termine"), ("p", paragraph(rng, 2))]
+    blocks += [("li", item) for item in items]
+    blocks += [("p", paragraph(rng, 2))]
+    blocks += [("ol", item) for item in numbered]
+    lines, truth, _ = column(blocks, 50, PAGE_A4[1] - 70, 60, PAGE_A4[0] - 100)
+    writer.page(lines)
+    return Document(
+        "lists",
+        writer.finish(),
+        [truth],
+        headings=["Aufgaben und Termine"],
+        list_items=items + numbered,
+    )
+
+
+def render_page(pdf: bytes, index: int, dpi: int = 300) -> Image.Image:
+    document = pdfium.PdfDocument(pdf)
+    try:
+        page = document[index]
+        bitmap = page.render(scale=dpi / 72, grayscale=True)
+        image = bitmap.to_pil().copy()  # to_pil() shares the bitmap's memory
+        bitmap.close()
+        page.close()
+        return image
+    finally:
+        document.close()
+
+
+def scanned(source: Document, dpi: int = 300) -> Document:
+    """The pages of ``source`` as images only, as a scanner would deliver them."""
+    count = len(source.truth)
+    images = [render_page(source.pdf, i, dpi).convert("L") for i in range(count)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return Document(
+        f"{source.name}_scanned", buffer.getvalue(), source.truth, scanned=set(range(count))
+    )
+
+
+def merge(name: str, parts: list[tuple[Document, int]]) -> Document:
+    """One document from single pages of others: (document, page index) pairs."""
+    target = pdfium.PdfDocument.new()
+    truth: list[str] = []
+    scanned_pages: set[int] = set()
+    for position, (document, index) in enumerate(parts):
+        source = pdfium.PdfDocument(document.pdf)
+        target.import_pages(source, [index])
+        source.close()
+        truth.append(document.truth[index])
+        if index in document.scanned:
+            scanned_pages.add(position)
+    buffer = io.BytesIO()
+    target.save(buffer)
+    target.close()
+    return Document(name, buffer.getvalue(), truth, scanned=scanned_pages)
+
+
+def encrypted(user_password: str) -> bytes:
+    """A one-page document encrypted (RC4 128) with an owner password and ``user_password``
+    (empty: anyone may open it)."""
+    writer = Writer(encrypt=StandardEncryption(user_password, "owner-secret", strength=128))
+    writer.page([Line(50, 700, "Vertrauliche Unterlagen der Verwaltung")])
+    return writer.finish()
+
+
+# --- hand-written PDFs ---------------------------------------------------------------------
+
+
+def raw_pdf(objects: list[bytes], *, root: int = 1, broken_xref: bool = False) -> bytes:
+    """A PDF from numbered object bodies (object n is objects[n-1]) with a correct xref."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % (offset + (7 if broken_xref else 0))
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        root,
+        xref,
+    )
+    return bytes(out)
+
+
+def stream(data: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s >>\nstream\n" % (len(data), extra) + data + b"\nendstream"
+
+
+def page_objects(
+    content: bytes,
+    *,
+    mediabox: bytes = b"[0 0 595 842]",
+    font: bytes = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+) -> list[bytes]:
+    """Catalog, page tree, one page with Helvetica as /F1, its content stream, the font."""
+    return [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox "
+        + mediabox
+        + b" /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        stream(content),
+        font,
+    ]
+
+
+def text_content(lines: list[str], size: int = 14, x: int = 60, top: int = 760) -> bytes:
+    body = b"BT /F1 %d Tf %d TL %d %d Td\n" % (size, size + 6, x, top)
+    for line in lines:
+        escaped = line.encode("latin-1").replace(b"\\", b"\\\\")
+        escaped = escaped.replace(b"(", b"\\(").replace(b")", b"\\)")
+        body += b"(" + escaped + b") Tj T*\n"
+    return body + b"ET"
+
+
+def garbage_text_layer(lines: list[str]) -> bytes:
+    """A page that shows readable Helvetica text whose ToUnicode map sends every character
+    to the private use area: what broken producers emit; the text layer is garbage, the
+    picture is fine, so ``auto`` must OCR it."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        b"/CMapName /Garbage def /CMapType 2 def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"1 beginbfrange <20> <7E> <E020> endbfrange\n"
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    objects = page_objects(
+        text_content(lines),
+        font=b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+        b"/Encoding /WinAnsiEncoding /ToUnicode 6 0 R >>",
+    )
+    objects.append(stream(cmap))
+    return raw_pdf(objects)
+
+
+def plain_pdf(lines: list[str], mediabox: bytes = b"[0 0 595 842]") -> bytes:
+    return raw_pdf(page_objects(text_content(lines), mediabox=mediabox))
+
+
+def zero_pages() -> bytes:
+    return raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+
+
+def huge_page() -> bytes:
+    """A 200 x 200 inch page (the largest PDF allows) with a line of text."""
+    return plain_pdf(["Ein sehr grosses Blatt"], mediabox=b"[0 0 14400 14400]")
+
+
+def deflate_bomb(megabytes: int = 512) -> bytes:
+    """A page whose content stream inflates to ``megabytes`` of spaces from about a
+    thousandth of that: a decompression bomb. Built from one compressed megabyte repeated
+    (a full flush makes every block alike), so it takes a fraction of a second to make."""
+    chunk = b" " * (1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(chunk) + compressor.flush(zlib.Z_FULL_FLUSH)
+    adler = 1
+    for _ in range(megabytes):
+        adler = zlib.adler32(chunk, adler)
+    data = (
+        b"\x78\xda" + block * megabytes + compressor.flush(zlib.Z_FINISH) + struct.pack(">I", adler)
+    )
+    objects = page_objects(b"")
+    objects[3] = stream(data, b"/Filter /FlateDecode")
+    return raw_pdf(objects)
+
+
+def nested_bomb(depth: int = 200_000) -> bytes:
+    """A page whose resources hold an array nested ``depth`` levels deep."""
+    objects = page_objects(text_content(["Tief verschachtelt"]))
+    objects[2] = objects[2].replace(b"/Contents", b"/Nested 6 0 R /Contents")
+    objects.append(b"[" * depth + b"]" * depth)
+    return raw_pdf(objects)
+
+
+def deep_page_tree(depth: int = 5000) -> bytes:
+    """A page tree nested ``depth`` levels deep above a single page."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>"]
+    for level in range(depth):
+        number = 2 + level
+        parent = b"/Parent %d 0 R " % (number - 1) if level else b""
+        objects.append(b"<< /Type /Pages %s/Kids [%d 0 R] /Count 1 >>" % (parent, number + 1))
+    page_number = 2 + depth
+    objects.append(
+        b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+        % (page_number - 1, page_number + 2, page_number + 1)
+    )
+    objects.append(stream(text_content(["Ganz unten im Seitenbaum"])))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return raw_pdf(objects)
+
+
+def page_breaking_pdfminer() -> bytes:
+    """Two pages; the second has a MediaBox of names instead of numbers, on which pdfminer
+    raises (TypeError) while pdfium still reads the text."""
+    good = text_content(["Die erste Seite ist in Ordnung"])
+    bad = text_content(["Die zweite Seite hat einen kaputten Rahmen"])
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 7 0 R >> >> /Contents 5 0 R >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 a b] "
+            b"/Resources << /Font << /F1 7 0 R >> >> /Contents 6 0 R >>",
+            stream(good),
+            stream(bad),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+def image_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def with_image() -> bytes:
+    """A page with a caption and an embedded 200 x 120 pixel picture."""
+    from reportlab.lib.utils import ImageReader
+
+    picture = Image.new("RGB", (200, 120), (30, 120, 200))
+    for x in range(0, 200, 20):
+        for y in range(120):
+            picture.putpixel((x, y), (250, 250, 250))
+    writer = Writer(furniture=False)
+    writer.page([Line(50, 760, "Abbildung 1 zeigt den Lageplan")])
+    writer.canvas.drawImage(ImageReader(picture), 50, 500, width=200, height=120)
+    return writer.finish()
+
+
+def many_pages(count: int) -> bytes:
+    writer = Writer(furniture=False)
+    for number in range(1, count + 1):
+        writer.page([Line(50, 760, f"Seite mit der Nummer {number}")])
+    return writer.finish()

@@ -1,0 +1,93 @@
+"""The image processor: PNG, JPEG and multi-page TIFF to Markdown with confidence; the same
+error rules as pdf. Pages are small (A6 at 300 dpi) to keep Tesseract quick."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from processors.base import ProcessorError
+from processors.image import ImageProcessor
+from tests.processors import corpus
+from tests.processors.conftest import Corpus, Runner
+
+
+@pytest.fixture(scope="module")
+def pages(pdf_corpus: Corpus) -> list[Image.Image]:
+    small = pdf_corpus.documents["small"]
+    return [corpus.render_page(small.pdf, index, 300) for index in range(2)]
+
+
+def run_image(run_job: Runner, parameters: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    return run_job(parameters, ImageProcessor)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_single_image(
+    run_job: Runner, pdf_corpus: Corpus, pages: list[Image.Image], fmt: str
+) -> None:
+    options = {"quality": 90} if fmt == "JPEG" else {}
+    data = corpus.image_bytes(pages[0].convert("L"), fmt, dpi=(300, 300), **options)
+    path = pdf_corpus.add(f"scan-{fmt}", data, f".{fmt.lower()}")
+    results, ctx = run_image(run_job, {"source": str(path)})
+    # one image alone: its header and footer are text like any other
+    truth = "\n".join([corpus.HEADER, pdf_corpus.documents["small"].truth[0], "Seite 1 von 2"])
+    assert corpus.word_accuracy(truth, results["page_texts"][0]) >= 0.95
+    assert results["markdown_content"].startswith("## Page 1\n")
+    assert results["ocr_confidence"] > 80
+    assert results["pages"][0]["ocr_confidence"] == results["ocr_confidence"]
+    assert results["metadata"]["format"] == fmt and results["metadata"]["dpi"] == 300
+    assert (ctx.workdir / results["markdown_file"]).read_text(encoding="utf-8") == (
+        results["markdown_content"]
+    )
+    assert [m for _, s, m in ctx.progress_reports if s == "pages"] == ["page 1/1"]
+
+
+@pytest.mark.slow
+def test_multi_page_tiff(run_job: Runner, pdf_corpus: Corpus, pages: list[Image.Image]) -> None:
+    data = corpus.image_bytes(
+        pages[0].convert("L"),
+        "TIFF",
+        save_all=True,
+        append_images=[pages[1].convert("L")],
+        compression="tiff_lzw",
+        dpi=(300, 300),
+    )
+    path = pdf_corpus.add("scan", data, ".tiff")
+    results, _ = run_image(run_job, {"source": str(path)})
+    assert results["metadata"]["frames"] == 2
+    assert [page["page"] for page in results["pages"]] == [1, 2]
+    truths = pdf_corpus.documents["small"].truth
+    for truth, text in zip(truths, results["page_texts"], strict=True):
+        assert corpus.word_accuracy(truth, text) >= 0.95
+    # the header repeated on both scans is dropped, as in PDFs
+    assert corpus.HEADER not in results["markdown_content"]
+
+
+def test_not_an_image(run_job: Runner, pdf_corpus: Corpus) -> None:
+    for name, data in (("text.png", b"plain text"), ("doc.pdf", pdf_corpus.documents["lists"].pdf)):
+        path = pdf_corpus.add(name, data, "")
+        with pytest.raises(ProcessorError) as caught:
+            run_image(run_job, {"source": str(path)})
+        assert caught.value.code == "IMAGE_INVALID", name
+
+
+def test_too_many_pixels(run_job: Runner, pdf_corpus: Corpus, job_settings: Any) -> None:
+    job_settings.JOBCENTER_OCR_MAX_PIXELS = 10_000
+    path = pdf_corpus.add(
+        "wide", corpus.image_bytes(Image.new("L", (200, 100), 255), "PNG"), ".png"
+    )
+    with pytest.raises(ProcessorError) as caught:
+        run_image(run_job, {"source": str(path)})
+    assert caught.value.code == "IMAGE_TOO_LARGE"
+
+
+def test_tesseract_missing(run_job: Runner, pdf_corpus: Corpus, settings: Any) -> None:
+    settings.JOBCENTER_TESSERACT_COMMAND = "/nonexistent/tesseract"
+    path = pdf_corpus.add("blank", corpus.image_bytes(Image.new("L", (50, 50), 255), "PNG"), ".png")
+    with pytest.raises(ProcessorError) as caught:
+        run_image(run_job, {"source": str(path)})
+    assert caught.value.code == "OCR_UNAVAILABLE"
