@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -17,15 +15,10 @@ from batches.services import create_batch, set_active, toggle_active
 from jobs import services
 from jobs.models import Job, JobLog, JobTypeSetting, Worker
 from jobs.states import JobStatus
-from tests.acceptance.workers import Workers, running_workers, wait_for_status
+from tests.acceptance.workers import Workers, wait_for_status
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def max_overlap(path: Path) -> int:

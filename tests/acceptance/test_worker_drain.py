@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +16,13 @@ from batches.models import Batch
 from batches.services import create_batch, recount_batch
 from jobs.models import Job, JobLog, Worker
 from jobs.states import JobStatus
-from tests.acceptance.workers import Workers, running_workers
+from tests.acceptance.workers import Workers
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
 
 JOBS = 2000
 WORKERS = 3
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def test_three_workers_drain_a_batch_exactly_once(workers: Workers, tmp_path: Path) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,18 +17,12 @@ from tests.acceptance.workers import (
     Workers,
     group_pids,
     pid_alive,
-    running_workers,
     wait_for,
     wait_for_status,
 )
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def test_killed_worker_jobs_are_taken_over_after_the_lease(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,10 @@ import pytest
 from jobs import services
 from jobs.models import Job, JobLog
 from jobs.states import JobStatus
-from tests.acceptance.workers import Workers, running_workers, wait_for, wait_for_status
+from tests.acceptance.workers import Workers, wait_for, wait_for_status
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def test_retries_with_backoff_until_success_or_attempts_run_out(

@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from batches.services import create_batch, recount_batch
 from jobs import services
 from jobs.models import Job
 from jobs.states import JobStatus
-from tests.acceptance.workers import Workers, running_workers, wait_for_status
+from tests.acceptance.workers import Workers, wait_for_status
 from tests.conftest import database_url
 from tests.worker_processors import read_records
 
@@ -31,11 +30,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only"),
 ]
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def test_idle_worker_is_woken_by_notify(workers: Workers, tmp_path: Path) -> None:

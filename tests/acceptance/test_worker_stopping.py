@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,12 @@ from jobs.states import JobStatus
 from tests.acceptance.workers import (
     Workers,
     pid_alive,
-    running_workers,
     wait_for,
     wait_for_status,
 )
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 def started(runs: Path, count: int, workers: Workers, event: str = "run") -> list[Any]:

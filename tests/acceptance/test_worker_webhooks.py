@@ -20,16 +20,11 @@ import pytest
 from batches.services import create_batch
 from jobs import services
 from jobs.models import WebhookDelivery
-from tests.acceptance.workers import Workers, running_workers, wait_for, wait_for_status
+from tests.acceptance.workers import Workers, wait_for, wait_for_status
 
 pytestmark = pytest.mark.slow
 
 SECRET = "s3cret-for-tests"
-
-
-@pytest.fixture
-def workers(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[Workers]:
-    yield from running_workers(tmp_path, settings)
 
 
 class Receiver:

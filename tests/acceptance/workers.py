@@ -64,9 +64,8 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def child_pids(pid: int) -> list[int]:
-    """Direct children of ``pid`` (from /proc)."""
-    children = []
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) of every live process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -74,24 +73,18 @@ def child_pids(pid: int) -> list[int]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            children.append(int(entry.name))
-    return children
+        if fields[0] != "Z":
+            yield int(entry.name), fields
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    return [child for child, fields in _live_processes() if int(fields[1]) == pid]
 
 
 def group_pids(pgid: int) -> list[int]:
     """Live processes of process group ``pgid`` (from /proc)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
+    return [member for member, fields in _live_processes() if int(fields[2]) == pgid]
 
 
 class WorkerProcess:
