@@ -16,7 +16,7 @@ from django.db.migrations import Migration
 from jobcenter.database import MONGODB_MIGRATION_MODULES
 from tests.conftest import REPO, subprocess_env
 
-OUR_APPS = ["jobs", "batches", "processors"]
+OUR_APPS = ["jobs", "batches", "processors", "legacy"]
 
 
 def makemigrations_check(settings_module: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
