@@ -4,7 +4,7 @@ Measures documents/s and the importing process's peak memory (RSS), at each size
 so that flat memory shows as the same peak for 10x the documents; then a second run over
 the same files (nothing changed: everything skipped).
 
-    .venv/bin/python bench/import_legacy.py --database sqlite --sizes 10000,100000
+    .venv/bin/python bench/import_legacy.py --database sqlite --sizes 10000,100000 --runs 3
     .venv/bin/python bench/import_legacy.py --database postgresql --format array
 
 Uses a database of its own (var/bench_legacy.sqlite3, or the PostgreSQL database
@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--sizes", default="100000", help="comma-separated job counts")
     parser.add_argument("--format", choices=["jsonl", "array"], default="jsonl")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size (median reported)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -214,19 +216,27 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="legacy-bench-") as tmp:
             folder = Path(tmp)
             file_size = write_export(folder, size, args.format)
-            env = fresh_database(args.database)
-            first = run_child(folder, env)
-            again = run_child(folder, env)
-        assert first["created"] == size and first["errors"] == 0, first
-        assert again["skipped"] == size and again["created"] == 0, again
+            firsts, agains = [], []
+            for _ in range(args.runs):
+                env = fresh_database(args.database)  # every run imports into an empty database
+                first = run_child(folder, env)
+                again = run_child(folder, env)
+                assert first["created"] == size and first["errors"] == 0, first
+                assert again["skipped"] == size and again["created"] == 0, again
+                firsts.append(first)
+                agains.append(again)
+        rates = [size / run["seconds"] for run in firsts]
+        again_rates = [size / run["seconds"] for run in agains]
         print(
             f"database={args.database} format={args.format} jobs={size:,} "
-            f"({file_size / 1e6:.0f} MB, {size * 5:,} log lines): "
-            f"import {first['seconds']:.1f} s = {size / first['seconds']:,.0f} docs/s, "
-            f"peak RSS {first['rss_peak_mb']:.0f} MB (after Django start-up "
-            f"{first['rss_before_mb']:.0f} MB); re-run (all unchanged) "
-            f"{again['seconds']:.1f} s = {size / again['seconds']:,.0f} docs/s, "
-            f"peak RSS {again['rss_peak_mb']:.0f} MB"
+            f"({file_size / 1e6:.0f} MB, {size * 5:,} log lines), {args.runs} runs: "
+            f"import median {statistics.median(rates):,.0f} docs/s "
+            f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)}), "
+            f"peak RSS median {statistics.median(r['rss_peak_mb'] for r in firsts):.0f} MB "
+            f"(max {max(r['rss_peak_mb'] for r in firsts):.0f}; after Django start-up "
+            f"{statistics.median(r['rss_before_mb'] for r in firsts):.0f} MB); "
+            f"re-run (all unchanged) median {statistics.median(again_rates):,.0f} docs/s, "
+            f"peak RSS {statistics.median(r['rss_peak_mb'] for r in agains):.0f} MB"
         )
 
 

@@ -6,14 +6,17 @@ directly on the same file in the same run.
 
 Direct calls are the usual one-liners: pypdfium2 ``get_text_range()`` per page, pdfminer.six
 ``extract_text()`` with its default layout analysis, and for OCR a pypdfium2 rendering at
-300 dpi piped into the tesseract program, page after page. Best of ``--repeat`` runs each.
-Replaces the "PDF engines" section of docs/benchmarks.md.
+300 dpi piped into the tesseract program, page after page. The three ways of reading a
+document take turns in each of ``--repeat`` rounds (so a noisy neighbour hits them alike);
+the table shows medians, and the ratios are medians of the ratios within each round.
+Replaces the "PDF engines" section of docs/benchmarks.md (other sections are kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -25,16 +28,30 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pdf_quality import BENCHMARKS, REPO, machine, run, setup_django, write_section
+from common import REPO, machine, median
+from pdf_quality import BENCHMARKS, run, scratch_django, write_section
 
 
-def best(function: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
+def seconds(function: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def rounds(functions: list[Callable[[], Any]], repeat: int) -> list[list[float]]:
+    """Seconds per function per round; the functions take turns within each round."""
+    measured = []
+    for number in range(1, repeat + 1):
+        measured.append([seconds(function) for function in functions])
+        shown = ", ".join(f"{value:.3f}" for value in measured[-1])
+        print(f"  round {number}: {shown} s", file=sys.stderr)
+    return measured
+
+
+def spread(values: list[float]) -> str:
+    """The median with the range of the rounds, as percentages over 1."""
+    low, mid, high = (100 * (v - 1) for v in (min(values), median(values), max(values)))
+    return f"{mid:+.0f} % ({low:+.0f} to {high:+.0f} %)"
 
 
 def main() -> None:
@@ -46,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pdf-engines-") as folder:
         workdir = Path(folder)
-        setup_django(workdir)
+        scratch_django(workdir)
         body = measure(workdir, args.pages, args.ocr_pages, args.repeat)
     print(body)
     if not args.no_write:
@@ -60,6 +77,7 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
     from pdfminer.high_level import extract_text
 
     from processors.pdf import PdfProcessor
+    from processors.pdf.engines import PdfiumPages, PdfminerPages
     from tests.processors import corpus
 
     print(f"generating {pages} pages …", file=sys.stderr)
@@ -98,21 +116,34 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
     quality = {}
     for engine, direct in (("pdfium", direct_pdfium), ("pdfminer", direct_pdfminer)):
         print(f"{engine} …", file=sys.stderr)
-        runs = repeat if engine == "pdfium" else max(1, repeat - 1)
-        t_direct = best(direct, runs)
-        t_one = best(through(engine, 1), runs)
-        t_two = best(through(engine, 2), runs)
-        results = through(engine, 2)()
+        results = through(engine, 2)()  # warm-up, and the text whose quality is reported
+        rows.append((engine, rounds([direct, through(engine, 1), through(engine, 2)], repeat)))
         quality[engine] = statistics.mean(
             corpus.recall_in_order(truth, text)
             for truth, text in zip(document.truth, results["page_texts"], strict=True)
         )
-        rows.append((engine, t_direct, t_one, t_two))
+
+    print("engines alone …", file=sys.stderr)
+
+    def engine_alone(engine: type[PdfiumPages] | type[PdfminerPages]) -> Callable[[], None]:
+        def call() -> None:
+            pages = engine(path)
+            for index in range(len(pages)):
+                pages.layout(index)
+            pages.close()
+
+        return call
+
+    alone = rounds([engine_alone(PdfiumPages), engine_alone(PdfminerPages)], repeat)
 
     print("OCR …", file=sys.stderr)
     scan = corpus.scanned(corpus.one_column(ocr_pages, seed=9, furniture=False))
     scan_path = workdir / "scanned.pdf"
     scan_path.write_bytes(scan.pdf)
+
+    # Tesseract's OpenMP threads fight over shared cores; the processor turns them off
+    # (processors/pdf/ocr.py), so the direct loop does too, to compare like with like.
+    single_thread = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
     def direct_ocr() -> None:
         pdf = pdfium.PdfDocument(str(scan_path))
@@ -126,49 +157,80 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
                 input=buffer.getvalue(),
                 capture_output=True,
                 check=True,
+                env=single_thread,
             )
             page.close()
         pdf.close()
 
-    ocr_repeat = max(1, repeat - 2)
-    t_ocr_direct = best(direct_ocr, ocr_repeat)
-    t_ocr_one = best(through("pdfium", 1, "ocr", scan_path), ocr_repeat)
-    t_ocr_two = best(through("pdfium", 2, "ocr", scan_path), ocr_repeat)
     ocr_results = through("pdfium", 2, "ocr", scan_path)()
+    ocr_rounds = rounds(
+        [
+            direct_ocr,
+            through("pdfium", 1, "ocr", scan_path),
+            through("pdfium", 2, "ocr", scan_path),
+        ],
+        repeat,
+    )
+    t_ocr_direct, t_ocr_one, t_ocr_two = (median([r[i] for r in ocr_rounds]) for i in range(3))
+    ocr_speedup = median([r[0] / r[2] for r in ocr_rounds])
     ocr_accuracy = statistics.mean(
         corpus.word_accuracy(truth, text)
         for truth, text in zip(scan.truth, ocr_results["page_texts"], strict=True)
     )
 
-    def rate(count: int, seconds: float) -> str:
-        return f"{count / seconds:,.0f}" if count / seconds >= 10 else f"{count / seconds:.2f}"
+    def rate(count: int, took: float) -> str:
+        return f"{count / took:,.0f}" if count / took >= 10 else f"{count / took:.2f}"
 
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()} by `bench/pdf_engines.py` "
-        f"(best of {repeat} runs; OCR best of {ocr_repeat}), other work on the machine "
-        "possible.",
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()} by `bench/pdf_engines.py "
+        f"--pages {pages} --ocr-pages {ocr_pages} --repeat {repeat}`: medians of {repeat} "
+        "rounds in which direct call and job center take turns, on 2 cores shared with other "
+        "sessions (absolute rates are low and vary; the ratios within a round are steadier).",
         "",
         f"Text layer of a generated {pages}-page A4 document (one column, about 3,000 "
         "characters a page). *Direct*: the library called as usual (pypdfium2 "
         "`get_text_range()` per page; pdfminer.six `extract_text()`). *Job center*: the `pdf` "
         "processor with `extraction_method=native` in one or two page processes, including "
-        "starting them, layout analysis, reading order, Markdown assembly and writing the "
-        "file. Overhead = job center with one process against direct.",
+        "opening the file in a guarded process, starting the page processes, layout analysis, "
+        "reading order, Markdown assembly and writing the file. *Overhead*: job center with "
+        "one process against direct (median of the per-round ratios, minus 1, with the lowest "
+        "and highest round); *speed-up*: direct time over job center time with two processes "
+        "(median and range of the rounds).",
         "",
         "| engine | direct pages/s | job center, 1 process | job center, 2 processes | "
-        "overhead (1 process) | words in order |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "overhead (1 process) | speed-up (2 processes) | words in order |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for engine, t_direct, t_one, t_two in rows:
-        overhead = 100 * (t_one / t_direct - 1)
+    for engine, measured in rows:
+        t_direct, t_one, t_two = (median([r[i] for r in measured]) for i in range(3))
+        overhead = spread([r[1] / r[0] for r in measured])
+        speedups = [r[0] / r[2] for r in measured]
         lines.append(
             f"| {engine} | {rate(pages, t_direct)} | {rate(pages, t_one)} | "
-            f"{rate(pages, t_two)} | {overhead:+.0f} % | {100 * quality[engine]:.1f} % |"
+            f"{rate(pages, t_two)} | {overhead} | {median(speedups):.2f} x "
+            f"({min(speedups):.2f} to {max(speedups):.2f}) | {100 * quality[engine]:.1f} % |"
         )
+    ratios = [r[1] / r[0] for r in alone]
     lines += [
         "",
+        "The engines alone, in one process and without the job around them (the same "
+        "document, `layout()` of every page: text runs with boxes, sizes and weights, rules, "
+        "reading order), which is what the `engine` parameter chooses between:",
+        "",
+        "| engine | pages/s | ms per page |",
+        "| --- | --- | --- |",
+    ]
+    for name, column in (("pdfium", 0), ("pdfminer", 1)):
+        took = median([r[column] for r in alone])
+        lines.append(f"| {name} | {rate(pages, took)} | {1000 * took / pages:.1f} |")
+    lines += [
+        "",
+        f"pdfium is {median(ratios):.1f} times as fast as pdfminer here (rounds: "
+        f"{min(ratios):.1f} to {max(ratios):.1f}).",
+        "",
         f"OCR of {ocr_pages} scanned A4 pages (300 dpi, `deu+eng`): direct = render and "
-        "tesseract page after page; job center = `extraction_method=ocr`.",
+        "tesseract page after page (both with `OMP_THREAD_LIMIT=1`); job center = "
+        "`extraction_method=ocr`.",
         "",
         "| | direct | job center, 1 process | job center, 2 processes |",
         "| --- | --- | --- | --- |",
@@ -177,7 +239,8 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
         f"| seconds per page | {t_ocr_direct / ocr_pages:.2f} | {t_ocr_one / ocr_pages:.2f} | "
         f"{t_ocr_two / ocr_pages:.2f} |",
         "",
-        f"OCR word accuracy on these pages: {100 * ocr_accuracy:.1f} %.",
+        f"Speed-up of two page processes over the direct loop: {ocr_speedup:.2f} x. OCR word "
+        f"accuracy on these pages: {100 * ocr_accuracy:.1f} %.",
     ]
     return "\n".join(lines)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -21,26 +20,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import REPO, machine, setup_django
+
 BENCHMARKS = REPO / "docs" / "benchmarks.md"
 
 
-def setup_django(workdir: Path) -> None:
-    """Django on a scratch database and media folder, with paths under ``workdir`` allowed."""
-    sys.path.insert(0, str(REPO))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobcenter.settings")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+def scratch_django(workdir: Path) -> None:
+    """Django on a scratch database and media folder, with paths under ``workdir`` allowed;
+    the processor runs in-process, so the database is never migrated or touched."""
     os.environ.pop("MONGODB_URI", None)
-    os.environ["JOBCENTER_MEDIA_ROOT"] = str(workdir / "media")
-    os.environ["JOBCENTER_ALLOWED_INPUT_DIRS"] = str(workdir)
-    import django
-
-    django.setup()
-
-
-def machine() -> str:
-    cpus = os.cpu_count()
-    return f"{platform.machine()}, {cpus} CPU(s), Python {platform.python_version()}"
+    setup_django(
+        {
+            "DJANGO_SETTINGS_MODULE": "jobcenter.settings",
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "JOBCENTER_MEDIA_ROOT": str(workdir / "media"),
+            "JOBCENTER_ALLOWED_INPUT_DIRS": str(workdir),
+        }
+    )
 
 
 def write_section(title: str, body: str) -> None:
@@ -68,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pdf-quality-") as folder:
         workdir = Path(folder)
-        setup_django(workdir)
+        scratch_django(workdir)
         body = measure(workdir)
     print(body)
     if not args.no_write:

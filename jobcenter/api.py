@@ -7,6 +7,7 @@ in the same shape, without internals."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from inspect import iscoroutinefunction
@@ -23,6 +24,7 @@ from django.http import (
 )
 from django.http.multipartparser import MultiPartParserError
 from django.urls import URLPattern, URLResolver, re_path
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
@@ -92,13 +94,22 @@ def _json_405(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class JobCenterAPI(NinjaAPI):
+    # (path prefix under /api/, view decorator): routers that answer errors in a shape of
+    # their own (the legacy routes); their unknown routes and refused requests get it too.
+    error_shapes: list[tuple[str, Callable[[Callable[..., HttpResponse]], Any]]] = []
+
     def _get_urls(self) -> list[URLResolver | URLPattern]:
         urls: list[URLResolver | URLPattern] = []
         for url in super()._get_urls():
             if isinstance(url, URLPattern):
                 url = URLPattern(url.pattern, _json_405(url.callback), url.default_args, url.name)
             urls.append(url)
-        urls.append(re_path(r"^.*$", unknown_route))  # last: JSON 404 for unknown routes
+        # Last: JSON 404s for unknown routes, even for paths no route pattern can match
+        # (a newline in a {path:path} parameter), hence [\s\S] (reversible, unlike (?s)).
+        for prefix, shape in self.error_shapes:
+            pattern = rf"^{re.escape(prefix.strip('/'))}/[\s\S]*$"
+            urls.append(re_path(pattern, shape(unknown_route)))
+        urls.append(re_path(r"^[\s\S]*$", unknown_route))
         return urls
 
 
@@ -195,6 +206,22 @@ def bad_request(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+def refused_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's ``handler400`` (urls.py): a request refused before any view ran (a missing
+    or invalid Host header, …) gets the API's error shape under /api/, Django's page
+    elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return error_response(400, "BAD_REQUEST", "Malformed request.")
+
+    for prefix, shape in api.error_shapes:
+        if request.path.startswith(f"/api{prefix}/"):
+            return shape(answer)(request)
+    return answer(request)
+
+
 @api.exception_handler(Exception)
 def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unhandled error in %s %s", request.method, request.path)
@@ -214,8 +241,9 @@ class HealthOut(Schema):
 
 @api.get("/health", response={200: HealthOut, 503: HealthOut}, auth=None, tags=["health"])
 def health(request: HttpRequest) -> Status[HealthOut]:
-    """Is the database reachable, how many workers are alive (heartbeat within a minute),
-    how long has the oldest pending job waited? No authentication, nothing sensitive."""
+    """Is the database reachable, how many workers are alive (status running and a
+    heartbeat within JOBCENTER_WORKER_ALIVE_SECONDS), how long has the oldest pending job
+    waited? No authentication, nothing sensitive."""
     from jobs.api import health_summary
 
     try:
@@ -232,12 +260,15 @@ def _register_routers() -> None:
     from jobs.api import files_router, job_types_router, workers_router
     from jobs.api import router as jobs_router
     from jobs.auth import API_AUTH
+    from legacy import api as legacy_api
 
     api.add_router("/jobs", jobs_router, auth=API_AUTH)
     api.add_router("/batches", batches_router, auth=API_AUTH)
     api.add_router("/files", files_router, auth=API_AUTH)
     api.add_router("/job-types", job_types_router, auth=API_AUTH)
     api.add_router("/workers", workers_router, auth=API_AUTH)
+    api.add_router(legacy_api.PREFIX, legacy_api.router, auth=API_AUTH)
+    api.error_shapes.append((legacy_api.PREFIX, legacy_api.old_error_shape))
 
 
 _register_routers()

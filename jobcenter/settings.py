@@ -124,7 +124,9 @@ JOBCENTER_MEDIA_ROOT = Path(os.environ.get("JOBCENTER_MEDIA_ROOT", VAR_DIR / "me
 # entry-point group.
 JOBCENTER_PROCESSORS = env_list(
     "JOBCENTER_PROCESSORS",
-    "processors.echo.EchoProcessor,processors.pdf.PdfProcessor,processors.image.ImageProcessor",
+    "processors.echo.EchoProcessor,processors.pdf.PdfProcessor,processors.image.ImageProcessor,"
+    "processors.session.SessionProcessor,processors.media.AudioProcessor,"
+    "processors.media.VideoProcessor",
 )
 # Per-type overrides of a processor's limits, e.g. {"pdf": {"concurrency": 2}}.
 JOBCENTER_PROCESSOR_LIMITS: dict[str, dict[str, float | int]] = {}
@@ -175,6 +177,39 @@ JOBCENTER_WORKER_ALIVE_SECONDS = float(os.environ.get("JOBCENTER_WORKER_ALIVE_SE
 # before a heartbeat comment keeps proxies from closing the connection.
 JOBCENTER_SSE_POLL_SECONDS = float(os.environ.get("JOBCENTER_SSE_POLL_SECONDS", "1"))
 JOBCENTER_SSE_HEARTBEAT_SECONDS = float(os.environ.get("JOBCENTER_SSE_HEARTBEAT_SECONDS", "15"))
+
+# audio, video and session processors (docs/processors/media.md, docs/processors/session.md).
+# Engines are zero-argument factories by dotted path (processors/engines/). Transcription:
+# offline pocketsphinx (English) by default, or processors.engines.openai.OpenAITranscription
+# for an OpenAI-compatible /v1/audio/transcriptions server at JOBCENTER_TRANSCRIPTION_URL
+# (the base, e.g. http://host:8000/v1). Chat (translation): none by default, or
+# processors.engines.openai.OpenAIChat for /v1/chat/completions at JOBCENTER_CHAT_URL.
+JOBCENTER_TRANSCRIPTION_ENGINE = os.environ.get(
+    "JOBCENTER_TRANSCRIPTION_ENGINE", "processors.engines.pocketsphinx.PocketsphinxEngine"
+)
+JOBCENTER_TRANSCRIPTION_URL = os.environ.get("JOBCENTER_TRANSCRIPTION_URL", "")
+JOBCENTER_TRANSCRIPTION_KEY = os.environ.get("JOBCENTER_TRANSCRIPTION_KEY", "")
+JOBCENTER_TRANSCRIPTION_MODEL = os.environ.get("JOBCENTER_TRANSCRIPTION_MODEL", "whisper-1")
+JOBCENTER_TRANSCRIPTION_TIMEOUT = float(os.environ.get("JOBCENTER_TRANSCRIPTION_TIMEOUT", "300"))
+JOBCENTER_CHAT_ENGINE = os.environ.get("JOBCENTER_CHAT_ENGINE", "")
+JOBCENTER_CHAT_URL = os.environ.get("JOBCENTER_CHAT_URL", "")
+JOBCENTER_CHAT_KEY = os.environ.get("JOBCENTER_CHAT_KEY", "")
+JOBCENTER_CHAT_MODEL = os.environ.get("JOBCENTER_CHAT_MODEL", "gpt-4o-mini")
+JOBCENTER_CHAT_TIMEOUT = float(os.environ.get("JOBCENTER_CHAT_TIMEOUT", "120"))
+# Server engines retry timeouts, refused connections, 429 and 5xx this often (pause doubling
+# from JOBCENTER_ENGINE_RETRY_SECONDS), then the job is retried later by the worker.
+JOBCENTER_ENGINE_RETRIES = int(os.environ.get("JOBCENTER_ENGINE_RETRIES", "2"))
+JOBCENTER_ENGINE_RETRY_SECONDS = float(os.environ.get("JOBCENTER_ENGINE_RETRY_SECONDS", "2"))
+# ffmpeg (a name on PATH or a path); media jobs fail with FFMPEG_UNAVAILABLE without it.
+JOBCENTER_FFMPEG_COMMAND = os.environ.get("JOBCENTER_FFMPEG_COMMAND", "ffmpeg")
+JOBCENTER_MEDIA_MAX_BYTES = int(os.environ.get("JOBCENTER_MEDIA_MAX_BYTES", str(2 * 1024**3)))
+JOBCENTER_MEDIA_CHUNK_SECONDS = float(os.environ.get("JOBCENTER_MEDIA_CHUNK_SECONDS", "60"))
+# Folders the session processor's `template` parameter picks Django templates from.
+JOBCENTER_TEMPLATE_DIRS = env_list("JOBCENTER_TEMPLATE_DIRS")
+JOBCENTER_SESSION_PAGE_MAX_BYTES = int(
+    os.environ.get("JOBCENTER_SESSION_PAGE_MAX_BYTES", str(10 * 1024 * 1024))
+)
+JOBCENTER_SESSION_MAX_ATTACHMENTS = int(os.environ.get("JOBCENTER_SESSION_MAX_ATTACHMENTS", "50"))
 
 LOGGING = {
     "version": 1,

@@ -65,7 +65,6 @@ from jobs.schemas import (
     UploadOut,
     WorkerOut,
     errors,
-    worker_alive_seconds,
 )
 from jobs.states import FINISHED, JobStatus
 from processors.files import job_dir
@@ -819,7 +818,7 @@ def list_workers(
     workers = Worker.objects.order_by("-started_at")
     if not include_stopped:
         workers = workers.exclude(status=Worker.Status.STOPPED)
-    fresh = timezone.now() - timedelta(seconds=worker_alive_seconds())
+    fresh = selectors.worker_alive_since()
     return [
         {
             **{
@@ -830,7 +829,7 @@ def list_workers(
             "job_types": list(worker.job_types or []),
             "exclude_types": list(worker.exclude_types or []),
             "running_jobs": [str(job) for job in worker.running_jobs or []],
-            "alive": worker.status != Worker.Status.STOPPED and worker.heartbeat_at >= fresh,
+            "alive": worker.status == Worker.Status.RUNNING and worker.heartbeat_at >= fresh,
         }
         for worker in workers[:1000]
     ]
@@ -838,10 +837,7 @@ def list_workers(
 
 def health_summary() -> dict[str, Any]:
     """Live workers and the oldest pending job's age, for GET /api/health."""
-    fresh = timezone.now() - timedelta(seconds=worker_alive_seconds())
-    alive = (
-        Worker.objects.filter(heartbeat_at__gte=fresh).exclude(status=Worker.Status.STOPPED).count()
-    )
+    alive = selectors.alive_workers().count()
     oldest = Job.objects.filter(status=JobStatus.PENDING).aggregate(oldest=Min("created_at"))
     age = (timezone.now() - oldest["oldest"]).total_seconds() if oldest["oldest"] else None
     return {"workers_alive": alive, "oldest_pending_age_seconds": age}

@@ -30,14 +30,13 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from jobs.selectors import SEARCH_PARAMETER_KEYS, job_search
 from jobs.states import JobStatus
 from jobs.validation import AccessControl, WebhookTarget
 from processors.registry import job_types
 
 INT32 = 2**31 - 1
 MAX_JSON_DEPTH = 64
-SEARCH_PARAMETER_KEYS = ("event", "session", "url", "filename", "title", "source")
-"""Text parameters that ``search`` looks into, besides the job's name and id."""
 
 
 # --- input hygiene --------------------------------------------------------------------------
@@ -425,10 +424,7 @@ class JobFilter(FilterSchema):
         value = (value or "").strip()
         if not value:
             return Q()
-        condition = Q(pk=value) | Q(job_name__icontains=value)
-        for key in SEARCH_PARAMETER_KEYS:
-            condition |= Q(**{f"parameters__{key}__icontains": value})
-        return condition
+        return job_search(value)
 
 
 class LogOut(Schema):
@@ -507,7 +503,11 @@ class WorkerOut(Schema):
     host: str
     pid: int
     status: str
-    alive: bool = Field(..., description="Heartbeat within the last minute.")
+    alive: bool = Field(
+        ...,
+        description="Status running and a heartbeat within JOBCENTER_WORKER_ALIVE_SECONDS "
+        "(default 60).",
+    )
     job_types: list[str]
     exclude_types: list[str]
     concurrency: int
@@ -519,4 +519,5 @@ class WorkerOut(Schema):
 
 
 def worker_alive_seconds() -> float:
-    return float(getattr(settings, "JOBCENTER_WORKER_ALIVE_SECONDS", 60))
+    """JOBCENTER_WORKER_ALIVE_SECONDS (see ``jobs.selectors.alive_workers``)."""
+    return float(settings.JOBCENTER_WORKER_ALIVE_SECONDS)

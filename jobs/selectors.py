@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connections
+from django.db.models import Count, F, Q, QuerySet, TextField, Value
+from django.db.models.expressions import Combinable
+from django.db.models.fields.json import KT
+from django.db.models.functions import Concat
+from django.db.models.lookups import IContains
+from django.utils import timezone
 
 from jobcenter.errors import NotFound
-from jobs.models import Job, JobLog
+from jobs.models import Job, JobLog, Worker
 from jobs.states import UNFINISHED
 
 
@@ -43,3 +52,43 @@ def status_counts(jobs: QuerySet[Job]) -> dict[str, int]:
     """Number of jobs per status in ``jobs`` (one GROUP BY)."""
     rows = jobs.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n")
     return dict(rows)
+
+
+def worker_alive_since() -> datetime:
+    """The oldest heartbeat that still counts as alive (JOBCENTER_WORKER_ALIVE_SECONDS)."""
+    return timezone.now() - timedelta(seconds=float(settings.JOBCENTER_WORKER_ALIVE_SECONDS))
+
+
+def alive_workers() -> QuerySet[Worker]:
+    """Workers that are running and whose heartbeat is fresh: a stopping, stopped or gone
+    worker claims nothing, however recent its last heartbeat."""
+    return Worker.objects.filter(
+        status=Worker.Status.RUNNING, heartbeat_at__gte=worker_alive_since()
+    )
+
+
+SEARCH_PARAMETER_KEYS = ("event", "session", "url", "filename", "title", "source")
+"""Text parameters that a job search looks into, besides the job's name and id."""
+SEARCH_SEPARATOR = "\n"
+
+
+def job_search_text() -> Combinable:
+    """The job's name and common text parameters as one text: on PostgreSQL a trigram index
+    covers exactly this expression (jobs/migrations/0005; keep the two identical)."""
+    parts: list[Combinable] = [F("job_name")]
+    for key in SEARCH_PARAMETER_KEYS:
+        parts += [Value(SEARCH_SEPARATOR), KT(f"parameters__{key}")]
+    return Concat(*parts, output_field=TextField())
+
+
+def job_search(value: str) -> Q:
+    """Jobs whose id is ``value`` or whose name or common text parameters contain it
+    (case-insensitive). On PostgreSQL one condition on the indexed text, so a rare word is
+    an index lookup; elsewhere one condition per field, the same matches."""
+    condition = Q(pk=value)
+    if connections[Job.objects.db].vendor == "postgresql" and SEARCH_SEPARATOR not in value:
+        return condition | Q(IContains(job_search_text(), value))
+    condition |= Q(job_name__icontains=value)
+    for key in SEARCH_PARAMETER_KEYS:
+        condition |= Q(**{f"parameters__{key}__icontains": value})
+    return condition

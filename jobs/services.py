@@ -25,11 +25,11 @@ from jobcenter.db import atomic, lock_rows, notify_jobs_pending
 from jobcenter.errors import InvalidTransition, JobCenterError, NotFound
 from jobcenter.ids import new_job_id
 from jobs import selectors
-from jobs.models import Job, JobLog, default_progress
+from jobs.models import Job, JobLog, JobTypeSetting, default_progress
 from jobs.states import FINISHED, TRANSITIONS, UNFINISHED, JobStatus
 from jobs.validation import normalize_access_control, normalize_webhook, validate_parameters
 from jobs.webhooks import record_job_endings
-from processors.registry import limits
+from processors.registry import get_processor, limits
 
 CHUNK = 1000
 
@@ -498,3 +498,23 @@ def delete_job(job_id: str) -> None:
         if batch_id is not None:
             apply_status_changes(batch_id, {status: -1}, added=-1)
     shutil.rmtree(job_dir(job_id), ignore_errors=True)
+
+
+# --- per job type switches -----------------------------------------------------------------
+
+
+def set_type_paused(job_type: str, paused: bool) -> JobTypeSetting:
+    """Pause or resume a job type for every worker: the claim query skips paused types
+    (jobs/queue.py), so their pending jobs wait; running ones finish normally."""
+    get_processor(job_type)  # UnknownJobType for a type nobody registered
+    now = timezone.now()
+    with atomic():
+        setting, created = JobTypeSetting.objects.get_or_create(
+            job_type=job_type, defaults={"paused": paused, "updated_at": now}
+        )
+        if not created and setting.paused != paused:
+            JobTypeSetting.objects.filter(pk=job_type).update(paused=paused, updated_at=now)
+            setting.paused, setting.updated_at = paused, now
+        if not paused:
+            notify_jobs_pending()
+    return setting

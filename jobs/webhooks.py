@@ -52,6 +52,10 @@ def results_summary(results: Any) -> Any:
 
 
 def job_payload(job: Job) -> dict[str, Any]:
+    from legacy.webhooks import is_legacy_webhook, legacy_job_payload
+
+    if is_legacy_webhook(job.webhook):  # the older service's webhook: its payload
+        return legacy_job_payload(job)
     return {
         "event": f"job.{job.status}",
         "job_id": job.job_id,
@@ -145,6 +149,11 @@ def deliver(delivery: WebhookDelivery) -> bool:
         EVENT_HEADER: str(delivery.payload.get("event", "")),
         DELIVERY_HEADER: str(delivery.pk),
     }
+    if delivery.job_id is not None:  # the older service's webhook may add request headers
+        from legacy.webhooks import legacy_headers
+
+        webhook = Job.objects.filter(pk=delivery.job_id).values_list("webhook", flat=True).first()
+        headers.update(legacy_headers(webhook, delivery.payload))
     if delivery.secret:
         headers[SIGNATURE_HEADER] = sign(delivery.secret, body)
     allow_private = settings.JOBCENTER_WEBHOOK_ALLOW_PRIVATE

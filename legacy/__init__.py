@@ -7,6 +7,11 @@
 * ``importer``: the import service, the one place that writes imported rows.
 * ``report``: the summary table and the progress bar of ``manage.py import_legacy``.
 
-The compatibility routes (``/api/legacy/event-job/``) belong in this package too, as a
-router of their own (``legacy/api.py``) that reuses ``convert``'s status and field tables.
+The compatibility routes, for the older service's clients:
+
+* ``api`` + ``schemas``: its routes and shapes under ``/api/legacy/event-job/`` (deprecated),
+  translated to the Job Center's access checks, selectors and services.
+* ``services``: what those routes change that the Job Center's services do not cover (the
+  old webhook on new jobs, placeholder owners for ``X-User-ID``, deleting a whole batch).
+* ``webhooks``: the old webhook's payload and headers (called by jobs/webhooks.py).
 """

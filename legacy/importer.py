@@ -20,7 +20,7 @@ import hashlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +38,7 @@ from jobcenter.db import atomic
 from jobs.models import Job, JobLog
 from jobs.selectors import status_counts
 from legacy.convert import (
+    ACCESS_LISTS,
     BATCH_COLUMNS,
     COUNTERS,
     JOB_COLUMNS,
@@ -332,6 +333,8 @@ class LegacyImporter:
             legacy_id = document_id(item.document)
             self._problem(stats, Problem(collection, item.where, legacy_id, str(exc)))
             return None
+        if self.users.user_map:
+            _map_grants(converted.values, self.users.username)
         for note in converted.notes:
             self._note(collection, note)
         for name in converted.unknown_fields:
@@ -608,6 +611,20 @@ class LegacyImporter:
                     continue
                 set_counts(batch_id, recounted(batch_id), now=updated)
             self.report.batches_recounted += 1
+
+
+def _map_grants(values: dict[str, Any], username: Callable[[str], str]) -> None:
+    """The old system's grants name users by their legacy ``user_id``, like the owner: with
+    a user map, a mapped id in ``read_access``/``write_access``/``admin_access`` becomes the
+    username it maps to, so that the mapped user keeps the access the old system gave."""
+    access = values.get("access_control")
+    if isinstance(access, dict):
+        values["access_control"] = {
+            **access,
+            **{
+                key: [username(str(name)) for name in access.get(key) or []] for key in ACCESS_LISTS
+            },
+        }
 
 
 def _pick(values: Mapping[str, Any], columns: Sequence[str]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ or a DNS name that resolves there. So every host is resolved here, every address
 to is checked, and the connection goes to a checked address (no second lookup an attacker
 could answer differently); each redirect is checked the same way. Responses are streamed with
 a size limit, a per-read timeout and an overall deadline, and compressed transfer encodings
-are not requested, so a small response cannot inflate in memory.
+are not requested, so a small response cannot inflate in memory. Which addresses are private,
+and the connections pinned to a checked address, come from jobcenter/net.py, shared with
+webhook delivery.
 
 Used by the pdf and image processors for URL sources, and meant for any processor that
 downloads (web pages, videos, attachments).
@@ -15,9 +17,7 @@ downloads (web pages, videos, attachments).
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import re
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +29,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from django.conf import settings
 
+from jobcenter import net
 from processors.base import ProcessorError, RetryableError
 
 USER_AGENT = "JobCenter/1.0"
@@ -101,50 +102,6 @@ class FetchResult:
         return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
 
 
-def address_allowed(address: str) -> bool:
-    """True for globally routable unicast addresses: loopback, private (RFC 1918, ULA),
-    link-local (incl. cloud metadata 169.254.169.254), CGNAT, multicast, reserved and
-    unspecified addresses are refused; IPv4-mapped IPv6 is judged by its IPv4 address."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
-        return address_allowed(str(ip.sixtofour))
-    return ip.is_global and not ip.is_multicast
-
-
-def default_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address chosen beforehand, whatever the host name resolves to now."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(
-        self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext
-    ) -> None:
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
-        self._context = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 @dataclass
 class Fetcher:
     """Safe HTTP(S) GET. One instance may serve many fetches; settings are read at creation."""
@@ -158,7 +115,7 @@ class Fetcher:
     allow_private: bool | None = None
     """None: settings.JOBCENTER_FETCH_ALLOW_PRIVATE."""
     headers: dict[str, str] = field(default_factory=dict)
-    resolver: Resolver = default_resolver
+    resolver: Resolver = net.resolve_all
     ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
@@ -307,12 +264,9 @@ class Fetcher:
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **self.headers}
         last_error: Exception | None = None
         for address in addresses:
-            connection: http.client.HTTPConnection
-            if parts.scheme == "https":
-                context = self.ssl_context or ssl.create_default_context()
-                connection = _PinnedHTTPSConnection(host, port, address, timeout, context)
-            else:
-                connection = _PinnedHTTPConnection(host, port, address, timeout)
+            connection = net.pinned_connection(
+                parts.scheme, host, port, address, timeout, self.ssl_context
+            )
             try:
                 connection.request("GET", path, headers=headers)
                 return connection, connection.getresponse()
@@ -329,7 +283,7 @@ class Fetcher:
         if not addresses:
             raise FetchError(f"{host!r} resolves to no address", url=url)
         if not self.allow_private:
-            refused = [address for address in addresses if not address_allowed(address)]
+            refused = [address for address in addresses if not net.address_allowed(address)]
             if refused:
                 raise FetchError(
                     f"{host!r} resolves to a private, loopback or link-local address "

@@ -2,7 +2,10 @@
 # when missing or changed, so that a second run starts in seconds.
 
 # Debian packages the job center needs at run time (processors add theirs here).
-RUNTIME_PACKAGES=(python3 python3-venv tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng)
+RUNTIME_PACKAGES=(python3 python3-venv tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng ffmpeg espeak-ng sox)
+
+# Debian packages only the tests need: the browser the admin's Playwright tests drive.
+TEST_PACKAGES=(chromium)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 PG_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+MONGO_URL=${MONGODB_URI:-}   # when set, the suite runs a third time, on that MongoDB
 unset DATABASE_URL MONGODB_URI
 
 ensure_packages "${RUNTIME_PACKAGES[@]}"
+ensure_packages "${TEST_PACKAGES[@]}"
 ensure_venv requirements-dev.txt
 PY=.venv/bin/python
 step() { printf '\n== %s\n' "$*"; }
@@ -49,3 +51,8 @@ DATABASE_URL=$PG_URL $PY -m pytest -m "not pg_restart" "$@"
 
 step "PostgreSQL restarted while workers drain"
 DATABASE_URL=$PG_URL $PY -m pytest -m pg_restart tests/acceptance/test_worker_postgres.py
+
+if [ -n "$MONGO_URL" ]; then
+  step "pytest on MongoDB (MONGODB_URI is set; see docs/mongodb.md)"
+  MONGODB_URI=$MONGO_URL $PY -m pytest -m "not pg_restart" "$@"
+fi

@@ -1,14 +1,18 @@
 """The hook for vision/LLM engines (``llm*`` extraction methods and ``template``).
 
-No engine ships with the pdf processor. An engine is any object with the two methods of
-``LlmEngine``; ``JOBCENTER_LLM_ENGINE`` names a zero-argument factory for it by dotted path
-(e.g. an OpenAI-compatible client added by another package). While the setting is empty,
-jobs that need an engine are refused at submission (422) and, should the setting vanish
-before the job runs, fail with ``LLM_UNAVAILABLE``.
+An engine is any object with the two methods of ``LlmEngine``; ``JOBCENTER_LLM_ENGINE``
+names a zero-argument factory for it by dotted path. ``OpenAIChatPages`` below is the one
+that ships: it talks to the OpenAI-compatible chat server the media processors use
+(``JOBCENTER_CHAT_URL``, ``_KEY``, ``_MODEL``; the model must accept images for the
+``llm*`` methods). While the setting is empty, jobs that need an engine are refused at
+submission (422) and, should the setting vanish before the job runs, fail with
+``LLM_UNAVAILABLE``.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
@@ -65,3 +69,48 @@ def get_engine() -> LlmEngine:
             "LLM_UNAVAILABLE", f"{path!r} did not return an engine with page_to_markdown/rewrite"
         )
     return engine
+
+
+PAGE_PROMPT = (
+    "Transcribe this page of a document as Markdown: every word in reading order, headings "
+    "as ### (or deeper) headings, lists as lists, tables as Markdown tables. Text languages: "
+    "{languages}. Answer with the Markdown only, without comments or code fences."
+)
+HINT_PROMPT = "\n\nThe page's text as a machine read it (may be incomplete or garbled):\n\n{hint}"
+REWRITE_PROMPT = "{template}\n\nContext (JSON): {context}\n\nDocument (Markdown):\n\n{markdown}"
+
+
+class OpenAIChatPages:
+    """``LlmEngine`` over ``POST {JOBCENTER_CHAT_URL}/chat/completions`` (OpenAI, vLLM,
+    Ollama's /v1, …): a page goes as a PNG data URL beside the prompt, as the OpenAI vision
+    message format has it. Set ``JOBCENTER_LLM_ENGINE=processors.pdf.llm.OpenAIChatPages``."""
+
+    def __init__(self) -> None:
+        from processors.engines.openai import OpenAIChat
+
+        self.chat = OpenAIChat(code="LLM_FAILED")
+        self.model = self.chat.model
+
+    def page_to_markdown(
+        self, image_png: bytes, *, page: int, languages: str, text_hint: str = ""
+    ) -> str:
+        prompt = PAGE_PROMPT.format(languages=languages)
+        if text_hint.strip():
+            prompt += HINT_PROMPT.format(hint=text_hint.strip())
+        image = "data:image/png;base64," + base64.b64encode(image_png).decode("ascii")
+        content = [
+            {"type": "text", "text": prompt},
+            {"type": "image_url", "image_url": {"url": image}},
+        ]
+        return self._complete([{"role": "user", "content": content}])
+
+    def rewrite(
+        self, markdown: str, *, template: str | None, context: dict[str, Any] | None
+    ) -> str:
+        prompt = REWRITE_PROMPT.format(
+            template=template or "", context=json.dumps(context or {}), markdown=markdown
+        )
+        return self._complete([{"role": "user", "content": prompt}])
+
+    def _complete(self, messages: list[dict[str, Any]]) -> str:
+        return self.chat.complete(messages)

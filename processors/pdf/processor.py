@@ -64,29 +64,35 @@ class PdfProcessor(Processor):
             max_bytes=settings.JOBCENTER_PDF_MAX_BYTES,
             too_large_code="PDF_TOO_LARGE",
         ) as source:
-            ctx.progress(0, "opening", f"reading {source.name}")
-            with source.path.open("rb") as handle:
-                head = handle.read(1024)
-            if PDF_MAGIC not in head:
-                shown = head[:16].decode("latin-1", "replace")
-                raise ProcessorError(
-                    "PDF_INVALID",
-                    f"{source.name} is not a PDF (it starts with {shown!r})",
-                    {"source": source.reference},
-                )
-            sha256 = cache.file_sha256(source.path)
-            key = cache.cache_key("pdf", sha256, params.model_dump(exclude={"source", "use_cache"}))
-            if params.use_cache:
-                hit = self._from_cache(key, ctx, sha256)
-                if hit is not None:
-                    return hit
-            results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
-            if results.get("cancelled"):
-                return results
-            if params.use_cache and complete:
-                names = [results["markdown_file"], *results["assets"]]
-                cache.store("pdf", key, results, ctx.workdir, names)
+            return self.run_source(params, ctx, source, tesseract, llm)
+
+    def run_source(
+        self, params: PdfParams, ctx: JobContext, source: Any, tesseract: str | None, llm: Any
+    ) -> dict[str, Any]:
+        """The extraction of a file already at hand (``source`` is a sources.Source)."""
+        ctx.progress(0, "opening", f"reading {source.name}")
+        with source.path.open("rb") as handle:
+            head = handle.read(1024)
+        if PDF_MAGIC not in head:
+            shown = head[:16].decode("latin-1", "replace")
+            raise ProcessorError(
+                "PDF_INVALID",
+                f"{source.name} is not a PDF (it starts with {shown!r})",
+                {"source": source.reference},
+            )
+        sha256 = cache.file_sha256(source.path)
+        key = cache.cache_key("pdf", sha256, params.model_dump(exclude={"source", "use_cache"}))
+        if params.use_cache:
+            hit = self._from_cache(key, ctx, sha256)
+            if hit is not None:
+                return hit
+        results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
+        if results.get("cancelled"):
             return results
+        if params.use_cache and complete:
+            names = [results["markdown_file"], *results["assets"]]
+            cache.store("pdf", key, results, ctx.workdir, names)
+        return results
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -365,6 +371,8 @@ class PdfProcessor(Processor):
                         languages=params.languages,
                         text_hint="\n\n".join(texts),
                     )
+                except ProcessorError:
+                    raise  # the engine's own code (a retryable server error stays retryable)
                 except Exception as exc:
                     raise ProcessorError(
                         "LLM_FAILED", f"the LLM engine failed on page {number}: {exc}"
@@ -422,6 +430,8 @@ class PdfProcessor(Processor):
         if params.template:
             try:
                 rewritten = llm.rewrite(markdown, template=params.template, context=params.context)
+            except ProcessorError:
+                raise
             except Exception as exc:
                 raise ProcessorError("LLM_FAILED", f"the LLM engine failed: {exc}") from exc
             results["extracted_markdown"] = markdown
@@ -430,3 +440,18 @@ class PdfProcessor(Processor):
         ctx.save_file(name, markdown)
         results["markdown_file"] = name
         return results
+
+
+def extract_pdf_file(
+    path: Path, ctx: JobContext, *, name: str = "", **parameters: Any
+) -> dict[str, Any]:
+    """The pdf job's extraction for a local file another processor already holds (the session
+    processor's attachments): same checks, cache, error codes and results; files are saved
+    through ``ctx``. ``parameters`` are pdf parameters (``source`` is ``path``)."""
+    from processors.sources import Source
+
+    params = PdfParams.model_validate({"source": str(path.resolve()), **parameters})
+    processor = PdfProcessor()
+    tesseract = processor._tesseract(params, ctx)
+    source = Source(path, name or path.name, "path", str(path), path.stat().st_size)
+    return processor.run_source(params, ctx, source, tesseract, None)

@@ -120,7 +120,14 @@ def test_signed_job_and_batch_webhooks_and_retries(
     bad = by_job[failed]
     assert (bad["event"], bad["status"]) == ("job.failed", "failed")
     assert bad["error"]["code"] == "NOPE"
-    assert WebhookDelivery.objects.filter(status="delivered", attempts=1).count() == 2
+    # The receiver answers before the worker records the delivery: wait for the rows.
+    wait_for(
+        lambda: WebhookDelivery.objects.filter(status="delivered", attempts=1).count() == 2,
+        timeout=10,
+        message=lambda: (
+            f"deliveries: {list(WebhookDelivery.objects.values())}\n" + workers.describe()
+        ),
+    )
 
     # A batch's webhook fires once, when its last job ends; without a secret, no signature.
     batch = create_batch(

@@ -20,7 +20,7 @@ from django.test import Client
 from jobs import services
 from jobs.api_keys import create_api_key
 from jobs.models import Job
-from tests.conftest import REPO, subprocess_env
+from tests.conftest import REPO, database_url, subprocess_env
 
 
 @pytest.fixture(autouse=True)
@@ -116,6 +116,10 @@ def live_server_url(
     """uvicorn serving jobcenter.asgi on 127.0.0.1 against the test database (tests that
     use it need ``transactional_db`` so that what they create is visible to it)."""
     with django_db_blocker.unblock():
+        if not database_url().rsplit("/", 1)[-1].startswith("test_"):
+            raise RuntimeError(
+                "No test database was set up: mark at least one collected test django_db."
+            )
         env = subprocess_env(
             JOBCENTER_MEDIA_ROOT=str(tmp_path_factory.mktemp("live-media")),
             JOBCENTER_SSE_POLL_SECONDS="0.2",

@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from batches.services import create_batch
 from jobs.models import Job, JobLog
+from jobs.schemas import JobFilter
 from tests.api.conftest import drive, error_of
 from tests.api.processors import WITH_DOSSIER
 
@@ -218,6 +220,24 @@ def test_search_looks_into_text_parameters(client: Client, owner: Any, settings:
     assert ids(client.get("/api/jobs?search=QUANTUM")) == [created["session"]]
     assert ids(client.get("/api/jobs?search=talks/42")) == [created["url"]]
     assert ids(client.get("/api/jobs?search=slides-final")) == [created["filename"]]
+    job_id = created["event"]
+    assert ids(client.get(f"/api/jobs?search={job_id}")) == [job_id]
+    # A match never spans two fields: "Lille" ends the event, no field holds "lillekeynote".
+    Job.objects.filter(pk=created["session"]).update(parameters={"event": "Lille", "session": "K"})
+    assert ids(client.get("/api/jobs?search=lillek")) == []
+
+
+def test_search_is_an_index_lookup_on_postgresql(make_job: Callable[..., Job]) -> None:
+    """The trigram index of jobs/migrations/0005 covers exactly the searched expression."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram index exists on PostgreSQL only")
+    wanted = make_job(job_name="Keynote on storage")
+    make_job(job_name="Closing panel")
+    jobs = JobFilter(search="storage").filter(Job.objects.all())
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: force the choice
+    assert "job_search_trgm" in jobs.explain()
+    assert list(jobs) == [wanted]
 
 
 def test_invalid_filter_values_are_422(client: Client) -> None:

@@ -71,7 +71,8 @@ def stats(report: importer_module.ImportReport, name: str) -> tuple[int, ...]:
     return (s.read, s.created, s.updated, s.skipped, s.errors)
 
 
-def test_every_field_is_imported(tmp_path: Path) -> None:
+def test_every_field_is_imported(tmp_path: Path, settings: Any) -> None:
+    settings.JOBCENTER_PROCESSORS = ["processors.echo.EchoProcessor"]  # no session processor
     folder = export(tmp_path / "x", standard_jobs(), [legacy_batch()], [legacy_session(1)])
     report = run(folder)
 
@@ -304,6 +305,12 @@ def test_users_by_username_or_user_map(tmp_path: Path) -> None:
     }
     assert report.users_created == []
     assert User.objects.get(pk=bob.pk).is_active  # an existing user is left as is
+    # the old grants name users by legacy id too: mapped like the owner
+    grants = Job.objects.get(pk="job-legacy-000001").access_control
+    assert grants["read_access"] == grants["write_access"] == ["alice"]
+    assert Job.objects.get(pk="job-legacy-000002").access_control["read_access"] == [
+        "bob@example.org"
+    ]
     with pytest.raises(ImportAborted, match="do not exist: carol"):
         run(folder, user_map={"alice@example.org": "carol"})
 

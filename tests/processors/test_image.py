@@ -91,3 +91,33 @@ def test_tesseract_missing(run_job: Runner, pdf_corpus: Corpus, settings: Any) -
     with pytest.raises(ProcessorError) as caught:
         run_image(run_job, {"source": str(path)})
     assert caught.value.code == "OCR_UNAVAILABLE"
+
+
+@pytest.mark.slow
+def test_cache_returns_earlier_results_without_ocr(
+    run_job: Runner, pdf_corpus: Corpus, pages: list[Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = corpus.image_bytes(pages[1].convert("L"), "PNG", dpi=(300, 300))
+    path = pdf_corpus.add("cached-scan", data, ".png")
+    first, _ = run_image(run_job, {"source": str(path), "use_cache": True})
+    assert first["cached"] is False
+
+    def no_ocr(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("OCR ran again despite the cache")
+
+    monkeypatch.setattr("processors.pdf.pool.run_pages", no_ocr)
+    second, ctx = run_image(run_job, {"source": str(path), "use_cache": True})
+    assert second["cached"] is True
+    assert second["markdown_content"] == first["markdown_content"]
+    assert (ctx.workdir / second["markdown_file"]).is_file()
+    assert any("Cache hit" in message for _, message in ctx.logs)
+    with pytest.raises(AssertionError, match="OCR ran again"):  # other languages: other entry
+        run_image(run_job, {"source": str(path), "use_cache": True, "languages": "eng"})
+
+
+def test_url_sources_follow_the_pdf_rules(run_job: Runner) -> None:
+    # refused before any connection: loopback without JOBCENTER_FETCH_ALLOW_PRIVATE
+    with pytest.raises(ProcessorError) as caught:
+        run_image(run_job, {"url": "http://127.0.0.1:9/scan.png"})
+    assert caught.value.code == "FETCH_FAILED"
+    assert "JOBCENTER_FETCH_ALLOW_PRIVATE" in caught.value.message

@@ -174,3 +174,18 @@ def test_a_page_that_kills_its_process_costs_only_that_page(
     results, _ = run_job({"source": str(pdf_corpus.path("one_column"))})
     assert [page["method"] for page in results["pages"]] == ["failed", "native", "native"]
     assert "signal SIGSEGV" in results["pages"][0]["warnings"][0]
+
+
+def test_a_document_past_the_job_timeout_fails_before_the_worker_kills_it(
+    run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every page is within its own budget (60 s), but the job's timeout (from
+    # JOBCENTER_PROCESSOR_LIMITS, as the worker applies it) runs out first.
+    monkeypatch.setattr(PdfiumPages, "layout", _slow_on_second_page(PdfiumPages.layout))
+    job_settings.JOBCENTER_PROCESSOR_LIMITS = {"pdf": {"timeout": 3}}
+    job_settings.JOBCENTER_PDF_WORKERS = 1
+    started = time.monotonic()
+    error = fails_with(run_job, {"source": str(pdf_corpus.path("one_column"))}, "PDF_TIMEOUT")
+    assert time.monotonic() - started < 15
+    assert "within 3 s" in error.message
+    assert error.details["pages_done"] == 1

@@ -3,7 +3,10 @@ selection, the cache, the LLM hook and OCR availability."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,33 @@ from tests.processors.conftest import Corpus, Runner
 def test_registered_by_default() -> None:
     assert get_processor("pdf") is PdfProcessor
     assert get_processor("image").job_type == "image"
+
+
+def test_parameters_are_documented_in_the_api_schema() -> None:
+    from jobcenter.api import api
+
+    schemas = api.get_openapi_schema()["components"]["schemas"]
+    properties = schemas["PdfParams"]["properties"]
+    methods = set(properties["extraction_method"]["enum"])
+    assert methods == {
+        "auto",
+        "native",
+        "ocr",
+        "both",
+        "preview",
+        "preview_and_native",
+        "llm",
+        "llm_and_native",
+        "llm_and_ocr",
+    }
+    assert properties["extraction_method"]["default"] == "auto"
+    assert properties["engine"]["enum"] == ["pdfium", "pdfminer"]
+    assert properties["engine"]["default"] == "pdfium"
+    assert properties["languages"]["default"] == "deu+eng"
+    assert "file_path" in properties["source"]["description"]
+    for name in ("pages", "include_images", "include_previews", "use_cache", "template"):
+        assert properties[name]["description"], name
+    assert schemas["PdfJobCreate"]["properties"]["parameters"]
 
 
 def test_markdown_has_a_section_per_page_without_headers_and_footers(
@@ -290,3 +320,83 @@ def test_both_methods_side_by_side(run_job: Runner, pdf_corpus: Corpus) -> None:
     native, ocr = markdown.split("### OCR")
     assert corpus.recall_in_order(truth, native) >= 0.99
     assert corpus.word_accuracy(truth, ocr) >= 0.95
+
+
+class ChatServer:
+    """An OpenAI-compatible /v1/chat/completions on 127.0.0.1 that records the requests and
+    answers with the number of images it was sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body["_path"], body["_auth"] = self.path, self.headers.get("Authorization")
+                outer.bodies.append(body)
+                content = body["messages"][-1]["content"]
+                parts = content if isinstance(content, list) else []
+                images = [part for part in parts if part.get("type") == "image_url"]
+                answer = f"# Vision {len(images)}" if images else "Rewritten"
+                reply = json.dumps({"choices": [{"message": {"content": answer}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_llm_methods_through_an_openai_compatible_server(
+    run_job: Runner, pdf_corpus: Corpus, settings: Any
+) -> None:
+    server = ChatServer()
+    try:
+        settings.JOBCENTER_LLM_ENGINE = "processors.pdf.llm.OpenAIChatPages"
+        settings.JOBCENTER_CHAT_URL = server.url
+        settings.JOBCENTER_CHAT_KEY = "sk-test"
+        settings.JOBCENTER_CHAT_MODEL = "vision-model"
+        results, _ = run_job(
+            {
+                "source": str(pdf_corpus.path("lists")),
+                "extraction_method": "llm_and_native",
+                "template": "Summarise",
+                "context": {"event": "Sitzung"},
+            }
+        )
+    finally:
+        server.close()
+    page, rewrite = server.bodies
+    assert page["_path"] == "/v1/chat/completions" and page["_auth"] == "Bearer sk-test"
+    assert page["model"] == "vision-model"
+    text, image = page["messages"][0]["content"]
+    assert image["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
+    assert "deu+eng" in text["text"] and "Aufgaben und Termine" in text["text"]  # the hint
+    assert results["extracted_markdown"] == "## Page 1\n\n# Vision 1\n"
+    assert results["pages"][0]["method"] == "native+llm"
+    prompt = rewrite["messages"][0]["content"]
+    assert prompt.startswith("Summarise") and '"event": "Sitzung"' in prompt
+    assert "# Vision 1" in prompt
+    assert results["markdown_content"] == "Rewritten"
+
+
+def test_llm_engine_without_a_chat_server(
+    run_job: Runner, pdf_corpus: Corpus, settings: Any
+) -> None:
+    settings.JOBCENTER_LLM_ENGINE = "processors.pdf.llm.OpenAIChatPages"
+    settings.JOBCENTER_CHAT_URL = ""
+    with pytest.raises(ProcessorError) as caught:
+        run_job({"source": str(pdf_corpus.path("lists")), "extraction_method": "llm"})
+    assert caught.value.code == "LLM_UNAVAILABLE"
+    assert "JOBCENTER_CHAT_URL" in caught.value.message

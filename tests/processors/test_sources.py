@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
+from jobcenter import net
+from jobcenter.net import address_allowed
 from jobcenter.uploads import store_upload
 from processors.base import ProcessorError, RetryableError
-from processors.fetch import Fetcher, FetchError, address_allowed
+from processors.fetch import Fetcher, FetchError
 from processors.sources import open_source
 from tests.processors.conftest import Corpus, Runner
 
@@ -122,6 +124,8 @@ def fetch_error(fetcher: Fetcher, url: str) -> FetchError:
         "fd00::1",
         "::ffff:127.0.0.1",
         "2002:7f00:1::1",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
         "224.0.0.1",
         "not-an-ip",
     ],
@@ -130,9 +134,26 @@ def test_private_and_special_addresses_are_refused(address: str) -> None:
     assert address_allowed(address) is False
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"])
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert address_allowed(address) is True
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "2002:7f00:1::1", "64:ff9b::a00:1"])
+def test_webhooks_refuse_what_downloads_refuse(address: str) -> None:
+    # One decision for both: jobs/webhooks.py goes through net.request, which must refuse
+    # the IPv6 disguises of internal IPv4 addresses (6to4, NAT64) just as the fetcher does.
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(net.AddressNotAllowed, match="non-public"):
+        net.request("POST", f"http://{host}:9/hook", body=b"{}", allow_private=False)
+
+
+def test_webhook_requests_go_to_the_checked_address(server: Server) -> None:
+    response = net.request("GET", server.url + PDF_ROUTE, allow_private=True)
+    assert response.status == 200 and response.body == server.pdf
+    assert server.requests == [PDF_ROUTE]
 
 
 # --- fetching --------------------------------------------------------------------------------
@@ -164,7 +185,7 @@ def test_the_setting_decides_by_default(server: Server, settings: Any) -> None:
 def test_every_redirect_is_checked(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     # Treat 127.0.0.1 as public and 127.0.0.2 as private: the redirect to .2 must be
     # refused by the same check, before anything connects there.
-    monkeypatch.setattr("processors.fetch.address_allowed", lambda a: a == "127.0.0.1")
+    monkeypatch.setattr("jobcenter.net.address_allowed", lambda a: a == "127.0.0.1")
     error = fetch_error(Fetcher(allow_private=False), server.url + "/away")
     assert "127.0.0.2" in error.message
     assert server.requests == ["/away"]

@@ -1,0 +1,177 @@
+"""The Job Center in a real browser: Playwright for Python driving Debian's chromium
+(/usr/bin/chromium, installed by scripts/test.sh; never ``playwright install``) against a live
+server on a committed test database, with a real ``runworker --burst`` process.
+
+Screenshots go to docs/screenshots/ only when JOBCENTER_SCREENSHOTS=1 (so the suite does not
+dirty the tree), otherwise to the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connections
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from batches.models import Batch
+from jobs.models import Job
+from tests.conftest import REPO, subprocess_env
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
+    # itself are plain synchronous code all the same.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/test.sh"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+            # ORM calls made while Playwright's loop runs get connections of their own
+            # context; close them, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    if os.environ.get("JOBCENTER_SCREENSHOTS") == "1":
+        folder = REPO / "docs" / "screenshots"
+    else:
+        folder = tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def run_worker_burst(media: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "manage.py"),
+                "runworker",
+                "--burst",
+                *("--poll-interval", "0.2", "--name", "browser-test"),
+            ],
+            cwd=REPO,
+            env=subprocess_env(JOBCENTER_MEDIA_ROOT=str(media), PYTHONUNBUFFERED="1"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def test_operator_creates_watches_restarts_and_archives_a_batch(
+    transactional_db: None,
+    live_server: Any,
+    browser: Browser,
+    shots: Path,
+    settings: Any,
+    tmp_path: Path,
+) -> None:
+    User.objects.create_superuser("operator", "op@example.org", "pw-operator-1")
+    base = live_server.url
+    page: Page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+    page.goto(f"{base}/admin/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "pw-operator-1")
+    page.click("input[type=submit]")
+    expect(page.locator("#jc-index-link")).to_be_visible()
+
+    # A batch of 3 echo jobs from the form; the third fails on purpose.
+    page.goto(f"{base}/admin/jobs/job/new-batch/")
+    page.fill("#id_batch_name", "browser batch")
+    page.select_option("#id_job_type", "echo")
+    page.check("input[name=mode][value=rows]")
+    rows = [
+        {"job_name": "one", "message": "one", "steps": 4, "sleep_seconds": 1.2},
+        {"job_name": "two", "message": "two", "steps": 4, "sleep_seconds": 1.2},
+        {"job_name": "three", "message": "three", "steps": 2, "fail_with": "BOOM"},
+    ]
+    page.fill("#id_rows", json.dumps(rows))
+    page.click("#jc-preview-button")
+    expect(page.locator("#jc-preview-count")).to_have_text("3")
+    page.click("#jc-create-batch")
+    expect(page.locator("#jc-batch")).to_be_visible()
+    batch = Batch.objects.get(batch_name="browser batch")
+    assert batch.total_jobs == 3
+    bar = page.locator(f'[data-batch-progress="{batch.pk}"]')
+    expect(bar).to_have_attribute("data-percent", "0")
+    expect(page.locator("html")).to_have_attribute("data-jc-live", "running")
+    page.evaluate("window.__notReloaded = true")
+
+    worker = run_worker_burst(settings.JOBCENTER_MEDIA_ROOT, tmp_path / "worker.log")
+    try:
+        # The bars fill in place while the worker runs: no reload (the marker survives).
+        expect(bar).to_have_attribute("data-percent", "100", timeout=60_000)
+        assert worker.wait(60) == 0
+    finally:
+        # The worker and whatever is left of its child processes (its own session).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(10)
+    assert page.evaluate("window.__notReloaded") is True
+    ended = Batch.objects.get(pk=batch.pk).status
+    assert ended in {"completed", "failed"}
+    expect(page.locator(f'[data-batch-status="{batch.pk}"]')).to_have_text(ended)
+    for job in Job.objects.filter(batch=batch, status="completed"):
+        expect(page.locator(f'[data-job-progress="{job.pk}"] .jc-fill')).to_have_attribute(
+            "style", re.compile(r"width: ?100(\.0+)?%")
+        )
+    expect(page.locator(f'[data-batch-counter="{batch.pk}:completed"]')).to_have_text("2")
+    expect(page.locator("html")).to_have_attribute("data-jc-live", "stopped")
+    page.screenshot(path=str(shots / "batch.png"), full_page=True)
+
+    # Restart the failed job from its page.
+    failed = Job.objects.get(batch=batch, status="failed")
+    page.click(f'a[href="/admin/jobs/job/{failed.pk}/change/"]')
+    expect(page.locator(".jc-error")).to_contain_text("BOOM")
+    page.screenshot(path=str(shots / "job.png"), full_page=True)
+    page.click("#jc-action-restart")
+    expect(page.locator("#jc-job-count")).to_have_text("1")
+    page.click("#jc-confirm")
+    expect(page.locator(f'#jc-job [data-job-status="{failed.pk}"]').first).to_have_text("pending")
+    assert Job.objects.get(pk=failed.pk).status == "pending"
+
+    # Archive the batch from its page.
+    page.goto(f"{base}/admin/batches/batch/{batch.pk}/change/")
+    page.click("#jc-action-archive")
+    page.click("#jc-confirm")
+    expect(page.locator("#jc-batch h2")).to_contain_text("archived")
+    assert Batch.objects.get(pk=batch.pk).archived
+
+    page.goto(f"{base}/admin/jobs/job/dashboard/")
+    expect(page.locator(".jc-chart").first).to_be_visible()
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
+    page.set_viewport_size({"width": 1800, "height": 700})  # every column of the list
+    page.goto(f"{base}/admin/jobs/job/")
+    expect(page.locator("#result_list")).to_be_visible()
+    page.screenshot(path=str(shots / "jobs.png"), full_page=False)
+    page.close()
