@@ -6,6 +6,7 @@ outcomes, leases and reaping, and the worker rows."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -267,6 +268,9 @@ class TestRaces:
                         assert queue.finish_jobs(worker_id, outcomes) == jobs
                     if not jobs and not Job.objects.filter(status=P).exists():
                         break
+                    # A worker runs jobs between claims; without a pause SQLite's busy
+                    # handler (no fairness) can let one thread take every round.
+                    time.sleep(0.002)
                 held = set(Job.objects.filter(worker_id=worker_id).values_list("pk", flat=True))
                 if not finish:
                     assert held == set(claimed[worker_id])
