@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,11 +52,34 @@ def results_summary(results: Any) -> Any:
     return {"truncated": True, "size_bytes": len(encoded), "keys": keys}
 
 
-def job_payload(job: Job) -> dict[str, Any]:
-    from legacy.webhooks import is_legacy_webhook, legacy_job_payload
+@dataclass(frozen=True)
+class PayloadFormat:
+    """A webhook shape other than the Job Center's, chosen by ``matches(job.webhook)``: its
+    payload, and request headers to add (never replacing ours). Apps register theirs in
+    ``AppConfig.ready()`` (legacy: the older service's callback), so this module needs to
+    know none of them."""
 
-    if is_legacy_webhook(job.webhook):  # the older service's webhook: its payload
-        return legacy_job_payload(job)
+    matches: Callable[[Any], bool]
+    payload: Callable[[Job], dict[str, Any]]
+    headers: Callable[[Any, dict[str, Any]], dict[str, str]]
+
+
+PAYLOAD_FORMATS: list[PayloadFormat] = []
+
+
+def register_payload_format(payload_format: PayloadFormat) -> None:
+    if payload_format not in PAYLOAD_FORMATS:
+        PAYLOAD_FORMATS.append(payload_format)
+
+
+def payload_format(webhook: Any) -> PayloadFormat | None:
+    return next((item for item in PAYLOAD_FORMATS if item.matches(webhook)), None)
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    registered = payload_format(job.webhook)
+    if registered is not None:
+        return registered.payload(job)
     return {
         "event": f"job.{job.status}",
         "job_id": job.job_id,
@@ -149,11 +173,11 @@ def deliver(delivery: WebhookDelivery) -> bool:
         EVENT_HEADER: str(delivery.payload.get("event", "")),
         DELIVERY_HEADER: str(delivery.pk),
     }
-    if delivery.job_id is not None:  # the older service's webhook may add request headers
-        from legacy.webhooks import legacy_headers
-
+    if delivery.job_id is not None and PAYLOAD_FORMATS:
         webhook = Job.objects.filter(pk=delivery.job_id).values_list("webhook", flat=True).first()
-        headers.update(legacy_headers(webhook, delivery.payload))
+        registered = payload_format(webhook)
+        if registered is not None:
+            headers.update(registered.headers(webhook, delivery.payload))
     if delivery.secret:
         headers[SIGNATURE_HEADER] = sign(delivery.secret, body)
     allow_private = settings.JOBCENTER_WEBHOOK_ALLOW_PRIVATE

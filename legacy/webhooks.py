@@ -2,8 +2,9 @@
 job, and its payload when the job ends, for clients that moved to ``/api/legacy/event-job/``
 and for imported jobs that carry such a webhook.
 
-jobs/webhooks.py calls these for a job whose webhook has the old options; the delivery
-itself (outbox, retries, signing when a secret is set) is the Job Center's.
+Registered with jobs/webhooks.py as a ``PayloadFormat`` (legacy/apps.py) for jobs whose
+webhook has the old options; the delivery itself (outbox, retries, signing when a secret is
+set) is the Job Center's.
 """
 
 from __future__ import annotations
@@ -72,8 +73,6 @@ def legacy_headers(webhook: Any, payload: dict[str, Any]) -> dict[str, str]:
     """The webhook's own request headers, added to the delivery's (never replacing its
     content type, signature or delivery id), and the event header, which for the old payload
     cannot be its ``event`` field: that is the conference's name there."""
-    if not is_legacy_webhook(webhook):
-        return {}
     from jobs.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 
     protected = {"content-type", "content-length", "host"}
