@@ -13,6 +13,7 @@ import itertools
 import re
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 # Ligatures and presentation forms unfolded; soft hyphens and pdfium's U+FFFE (its mark for
 # a hyphen it took as soft at a line end) become plain hyphens, decided on later.
@@ -38,11 +39,14 @@ _FOLD = str.maketrans(
         "\x00": "",
     }
 )
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in _FOLD) + "]")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
 def clean_text(text: str) -> str:
-    return _SPACES.sub(" ", text.translate(_FOLD)).strip()
+    if _FOLDABLE.search(text):  # searching is a tenth of the cost of translating
+        text = text.translate(_FOLD)
+    return _SPACES.sub(" ", text).strip()
 
 
 @dataclass
@@ -85,6 +89,9 @@ class PageLayout:
     """Lines and tables in reading order."""
     source: str = "native"
     """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
+    paragraphs: list[Any] | None = field(default=None, repr=False, compare=False)
+    """Set by processors/pdf/markdown.py on first use: headings, Markdown and plain text
+    each need the page's paragraphs."""
 
     @property
     def lines(self) -> list[Line]:
@@ -185,10 +192,6 @@ def reading_order(lines: list[Line], rules: list[Rule] = ()) -> list[Item]:  # t
     return ordered
 
 
-def _box(item: Item) -> tuple[float, float, float, float]:
-    return item.x0, item.top, item.x1, item.bottom
-
-
 def _gaps(spans: list[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:
     """Empty intervals of at least ``minimum`` between the covered ``spans``."""
     gaps = []
@@ -197,7 +200,8 @@ def _gaps(spans: list[tuple[float, float]], minimum: float) -> list[tuple[float,
     for start, end in spans[1:]:
         if start - reach >= minimum:
             gaps.append((reach, start))
-        reach = max(reach, end)
+        if end > reach:
+            reach = end
     return gaps
 
 
@@ -206,23 +210,22 @@ def _cut(items: list[Item], unit: float) -> list[list[Item]]:
     paragraph break is a leaf, read line by line."""
     if len(items) <= 1:
         return [items] if items else []
-    boxes = [_box(item) for item in items]
-    horizontal = _gaps([(b[1], b[3]) for b in boxes], 0.0)
+    horizontal = _gaps([(item.top, item.bottom) for item in items], 0.0)
     best_h = max(horizontal, key=lambda g: g[1] - g[0], default=None)
     width_h = best_h[1] - best_h[0] if best_h else -1.0
-    vertical = _gaps([(b[0], b[2]) for b in boxes], max(0.9 * unit, 6.0))
+    vertical = _gaps([(item.x0, item.x1) for item in items], max(0.9 * unit, 6.0))
     for gap in sorted(vertical, key=lambda g: g[0] - g[1]):
         if gap[1] - gap[0] < width_h:
             break
         middle = (gap[0] + gap[1]) / 2
-        first = [item for item in items if _box(item)[2] <= middle]
-        second = [item for item in items if _box(item)[2] > middle]
+        first = [item for item in items if item.x1 <= middle]
+        second = [item for item in items if item.x1 > middle]
         if _is_column_cut(first, second):
             return _cut(first, unit) + _cut(second, unit)
     if best_h is not None and (width_h >= 0.7 * unit or any(isinstance(i, Table) for i in items)):
         middle = (best_h[0] + best_h[1]) / 2
-        first = [item for item in items if _box(item)[3] <= middle]
-        second = [item for item in items if _box(item)[3] > middle]
+        first = [item for item in items if item.bottom <= middle]
+        second = [item for item in items if item.bottom > middle]
         return _cut(first, unit) + _cut(second, unit)
     leaf_lines = [item for item in items if isinstance(item, Line)]
     tables = [item for item in items if isinstance(item, Table)]

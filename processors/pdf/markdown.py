@@ -106,6 +106,12 @@ def remove_furniture(layout: PageLayout, keys: set[str]) -> PageLayout:
 
 
 def paragraphs(layout: PageLayout) -> list[Paragraph]:
+    if layout.paragraphs is None:
+        layout.paragraphs = _paragraphs(layout)
+    return layout.paragraphs
+
+
+def _paragraphs(layout: PageLayout) -> list[Paragraph]:
     found: list[Paragraph] = []
     current: Paragraph | None = None
     previous: Line | None = None

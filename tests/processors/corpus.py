@@ -484,6 +484,52 @@ def garbage_text_layer(lines: list[str]) -> bytes:
     return raw_pdf(objects)
 
 
+def astral_text_layer(lines: list[str]) -> bytes:
+    """Helvetica text whose ToUnicode map sends ``@`` to U+1F600, outside the Basic
+    Multilingual Plane: pdfium's text then has more UTF-16 units than characters."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+        b"/CMapName /Astral def /CMapType 2 def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"1 beginbfchar <40> <D83DDE00> endbfchar\n"
+        b"2 beginbfrange <20> <3F> <0020> <41> <7E> <0041> endbfrange\n"
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    objects = page_objects(
+        text_content(lines),
+        font=b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+        b"/Encoding /WinAnsiEncoding /ToUnicode 6 0 R >>",
+    )
+    objects.append(stream(cmap))
+    return raw_pdf(objects)
+
+
+def image_in_form() -> bytes:
+    """A scan as some producers write it: the page draws a form XObject scaled to the page,
+    and the form draws the image (in its own unit square)."""
+    pixels = bytes((x * 4 + y) % 256 for y in range(64) for x in range(64))
+    return raw_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /XObject << /Fm1 5 0 R >> >> /Contents 4 0 R >>",
+            stream(b"q 595 0 0 842 0 0 cm /Fm1 Do Q"),
+            stream(
+                b"/Im1 Do",
+                b"/Type /XObject /Subtype /Form /BBox [0 0 1 1] "
+                b"/Resources << /XObject << /Im1 6 0 R >> >>",
+            ),
+            stream(
+                pixels,
+                b"/Type /XObject /Subtype /Image /Width 64 /Height 64 "
+                b"/ColorSpace /DeviceGray /BitsPerComponent 8",
+            ),
+        ]
+    )
+
+
 def plain_pdf(lines: list[str], mediabox: bytes = b"[0 0 595 842]") -> bytes:
     return raw_pdf(page_objects(text_content(lines), mediabox=mediabox))
 
