@@ -11,8 +11,10 @@ what only pdfium does here: rendering pages, finding and extracting embedded ima
 from __future__ import annotations
 
 import ctypes
+import functools
 import io
 import statistics
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -342,6 +344,12 @@ def _pdf_date(value: str | None) -> str | None:
     return iso
 
 
+@functools.cache
+def _bold_font(name: str) -> bool:
+    """Asked once per font name, not once per character."""
+    return any(marker in name.lower() for marker in _BOLD_MARKERS)
+
+
 class PdfminerPages:
     """pdfminer.six over one document: parsed once, pages laid out on demand."""
 
@@ -408,11 +416,8 @@ class PdfminerPages:
                 sizes = [ch.size for ch in chars] or [obj.height]
                 size = statistics.median(sizes)
                 baselines = [ch.matrix[5] for ch in chars] or [obj.y0]
-                bold = (
-                    bool(chars)
-                    and sum(any(m in ch.fontname.lower() for m in _BOLD_MARKERS) for ch in chars)
-                    > len(chars) / 2
-                )
+                fonts = Counter(ch.fontname for ch in chars)
+                bold = sum(n for font, n in fonts.items() if _bold_font(font)) > len(chars) / 2
                 lines.append(
                     Line(
                         text,
