@@ -79,51 +79,60 @@ class PdfiumPages:
         text = buffer.raw[: 2 * max(written - 1, 0)].decode("utf-16-le", errors="replace")
         if len(text) != count:  # characters outside the BMP: indexes no longer match
             return self._lines_by_box(textpage, height)
-        cells = [ctypes.c_double() for _ in range(4)]
+        return self._runs(raw, text, height)
+
+    @staticmethod
+    def _runs(raw: Any, text: str, height: float) -> list[Line]:
+        """Cut ``text`` (the page's, one character per index) into runs. Written flat, with
+        pdfium's functions and the out-parameters bound once: this loop is most of what
+        the engine adds to pdfium's own time."""
+        count_rects = pdfium_c.FPDFText_CountRects
+        get_rect = pdfium_c.FPDFText_GetRect
+        font_size = pdfium_c.FPDFText_GetFontSize
+        font_weight = pdfium_c.FPDFText_GetFontWeight
+        char_origin = pdfium_c.FPDFText_GetCharOrigin
+        left, top, right, bottom = cells = [ctypes.c_double() for _ in range(4)]
         refs = [ctypes.byref(cell) for cell in cells]
-        lines: list[Line] = []
+        origin_x, origin_y = refs[0], refs[1]  # reused after the box is read
+        runs: list[Line] = []
+        count = len(text)
         start = 0
         while start < count:
             end = text.find("\r\n", start)
-            end = count if end < 0 else end
-            if end > start:
-                lines.extend(self._runs(raw, text, start, end, height, cells, refs))
+            if end < 0:
+                end = count
+            rects = count_rects(raw, start, end - start) if end > start else 0
+            boxes = []
+            for number in range(rects):
+                get_rect(raw, number, *refs)
+                boxes.append((left.value, top.value, right.value, bottom.value))
+            firsts = [start]
+            for number in range(1, rects):
+                low, high = firsts[-1] + 1, end  # where the count of runs first exceeds it
+                while low < high:
+                    middle = (low + high) // 2
+                    if count_rects(raw, start, middle - start + 1) > number:
+                        high = middle
+                    else:
+                        low = middle + 1
+                firsts.append(low)
+            firsts.append(end)
+            for number, (x0, y1, x1, y0) in enumerate(boxes):
+                first = firsts[number]
+                run = clean_text(text[first : firsts[number + 1]])
+                if not run:
+                    continue
+                size = font_size(raw, first)
+                baseline = y0
+                if char_origin(raw, first, origin_x, origin_y):
+                    baseline = cells[1].value
+                if size <= 0:
+                    size = max(y1 - y0, 1.0)
+                bold = font_weight(raw, first) >= 600
+                runs.append(
+                    Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)
+                )
             start = end + 2
-        return lines
-
-    def _runs(
-        self,
-        raw: Any,
-        text: str,
-        start: int,
-        end: int,
-        height: float,
-        cells: list[ctypes.c_double],
-        refs: list[Any],
-    ) -> list[Line]:
-        """The runs of one line, characters ``start`` to ``end`` (exclusive); ``cells`` and
-        their ``refs`` are scratch space for pdfium's out-parameters."""
-        count_rects = pdfium_c.FPDFText_CountRects
-        get_rect = pdfium_c.FPDFText_GetRect
-        boxes = []
-        for number in range(count_rects(raw, start, end - start)):
-            get_rect(raw, number, *refs)  # left, top, right, bottom
-            boxes.append((cells[0].value, cells[3].value, cells[2].value, cells[1].value))
-        firsts = [start]
-        for number in range(1, len(boxes)):
-            low, high = firsts[-1] + 1, end  # the run starts where the count first exceeds it
-            while low < high:
-                middle = (low + high) // 2
-                if count_rects(raw, start, middle - start + 1) > number:
-                    high = middle
-                else:
-                    low = middle + 1
-            firsts.append(low)
-        runs = []
-        for box, first, last in zip(boxes, firsts, [*firsts[1:], end], strict=True):
-            run = clean_text(text[first:last])
-            if run:
-                runs.append(self._line(raw, run, first, box, height, cells, refs))
         return runs
 
     def _lines_by_box(self, textpage: pdfium.PdfTextPage, height: float) -> list[Line]:
