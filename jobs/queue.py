@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -56,6 +56,9 @@ class Outcome:
     results: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     retry_delay: float = 0.0
+    attempt: int = field(kw_only=True)
+    """The attempt that ended (``ClaimedJob.attempt``): an outcome counts only while the job
+    is still in that attempt, not after it was set back to pending and claimed again."""
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -105,6 +108,7 @@ def claim_jobs(
     lease_seconds: float,
     job_types: Sequence[str] | None = None,
     exclude_types: Sequence[str] = (),
+    exclude_ids: Sequence[str] = (),
     skip_locked: bool | None = None,
 ) -> list[ClaimedJob]:
     """Claim up to ``limit`` jobs for ``worker_id`` in one transaction.
@@ -115,6 +119,8 @@ def claim_jobs(
     candidates are read ``FOR UPDATE SKIP LOCKED`` so concurrent workers take different jobs
     instead of queueing on the same rows (``skip_locked=False`` forces the portable path).
     The attempt is counted here: a worker that dies holding the job has spent it.
+    ``exclude_ids``: the jobs the worker still runs or holds; one of them set back to pending
+    waits until its current attempt has stopped instead of running twice side by side.
     """
     if limit <= 0:
         return []
@@ -125,6 +131,8 @@ def claim_jobs(
     lease = now + timedelta(seconds=lease_seconds)
     with atomic():
         candidates = claimable(now, job_types, [*exclude_types, *_types_at_limit()])
+        if exclude_ids:
+            candidates = candidates.exclude(pk__in=list(exclude_ids))
         if skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         rows = list(candidates.values_list("pk", "job_type")[: limit * 2])
@@ -217,21 +225,20 @@ def _within_type_limits(rows: list[tuple[str, str]], limit: int) -> list[str]:
 
 def finish_jobs(worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
     """Record how several attempts ended, in one transaction. Each is a compare-and-set on
-    ``status = processing AND worker_id = <this worker>``: a job an operator failed or
-    cancelled meanwhile, or one reclaimed after its lease ran out, is left alone. Returns the
-    ids whose outcome was recorded."""
+    ``status = processing AND worker_id = <this worker>`` and on the attempt: a job an
+    operator failed, cancelled or set back to pending meanwhile (even if this worker has
+    claimed it again since), or one reclaimed after its lease ran out, is left alone.
+    Returns the ids whose outcome was recorded."""
     if not outcomes:
         return []
     now = timezone.now()
     recorded: list[str] = []
+    attempts = {outcome.job_id: outcome.attempt for outcome in outcomes}
     with atomic():
-        held = dict(
-            lock_rows(
-                Job.objects.filter(
-                    pk__in=[o.job_id for o in outcomes], status=PROCESSING, worker_id=worker_id
-                )
-            ).values_list("pk", "batch_id")
-        )
+        rows = lock_rows(
+            Job.objects.filter(pk__in=list(attempts), status=PROCESSING, worker_id=worker_id)
+        ).values_list("pk", "batch_id", "attempts")
+        held = {pk: batch_id for pk, batch_id, attempt in rows if attempt == attempts[pk]}
         changes = ChangeRecorder(now)
         completed = [o for o in outcomes if o.kind == "completed" and o.job_id in held]
         for chunk in _chunks(completed, 200):

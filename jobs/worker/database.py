@@ -205,6 +205,7 @@ class DatabaseSide(threading.Thread):
             lease_seconds=config.lease_seconds,
             job_types=config.job_types or None,
             exclude_types=config.exclude_types,
+            exclude_ids=self.worker.held_jobs() + [job.job_id for job in list(self.buffer)],
         )
         for job in claimed:
             logger.debug("job %s claimed (%s, attempt %d)", job.job_id, job.job_type, job.attempt)

@@ -239,10 +239,13 @@ class JobWorker:
         if lost:
             logger.info("job %s ended (%s) but is no longer ours; dropped", job_id, kind)
         elif cancelled or kind == "cancelled":
-            self._record(Outcome(job_id, "cancelled"), f"cancelled after {elapsed:.2f}s")
+            self._record(
+                Outcome(job_id, "cancelled", attempt=job.attempt), f"cancelled after {elapsed:.2f}s"
+            )
         elif kind == "completed":
             self._record(
-                Outcome(job_id, "completed", results=payload), f"completed in {elapsed:.3f}s"
+                Outcome(job_id, "completed", results=payload, attempt=job.attempt),
+                f"completed in {elapsed:.3f}s",
             )
         else:
             self._failed(job, payload, retryable)
@@ -252,13 +255,13 @@ class JobWorker:
         if strategy.should_retry(job.attempt, job.max_attempts, retryable):
             delay = strategy.delay(job.attempt)
             self._record(
-                Outcome(job.job_id, "retry", error=error, retry_delay=delay),
+                Outcome(job.job_id, "retry", error=error, retry_delay=delay, attempt=job.attempt),
                 f"failed with {error['code']}; retry in {delay:.1f}s "
                 f"(attempt {job.attempt}/{job.max_attempts})",
             )
         else:
             self._record(
-                Outcome(job.job_id, "failed", error=error),
+                Outcome(job.job_id, "failed", error=error, attempt=job.attempt),
                 f"failed with {error['code']} (attempt {job.attempt}/{job.max_attempts})",
             )
 
@@ -306,7 +309,9 @@ class JobWorker:
                 self.pool.replace(slot)
                 if job is not None and not lost and cancelled:
                     logger.warning("job %s did not stop in time; killed", job.job_id)
-                    self._record(Outcome(job.job_id, "cancelled"), "cancelled (killed)")
+                    self._record(
+                        Outcome(job.job_id, "cancelled", attempt=job.attempt), "cancelled (killed)"
+                    )
             elif now >= slot.deadline:
                 timeout = slot.deadline - slot.started
                 job = self._release(slot)
@@ -333,7 +338,10 @@ class JobWorker:
             if queued is not None:
                 self.db.buffer.remove(queued)
                 if kind == "cancel":
-                    self._record(Outcome(job_id, "cancelled"), "cancelled before it started")
+                    self._record(
+                        Outcome(job_id, "cancelled", attempt=queued.attempt),
+                        "cancelled before it started",
+                    )
 
     def _dispatch(self) -> None:
         assert self.pool is not None
@@ -387,7 +395,10 @@ class JobWorker:
             job = self._release(slot)
             self.pool.replace(slot, fresh=False)
             if job is not None and not lost:
-                self._record(Outcome(job.job_id, "released"), "handed back to pending (shutdown)")
+                self._record(
+                    Outcome(job.job_id, "released", attempt=job.attempt),
+                    "handed back to pending (shutdown)",
+                )
 
     def _shutdown(self) -> None:
         signal.set_wakeup_fd(-1)
@@ -399,7 +410,10 @@ class JobWorker:
             self._stop_running_jobs()
         while self.db.buffer and not immediate:
             job = self.db.buffer.popleft()
-            self._record(Outcome(job.job_id, "released"), "handed back to pending (not started)")
+            self._record(
+                Outcome(job.job_id, "released", attempt=job.attempt),
+                "handed back to pending (not started)",
+            )
         if self.db.is_alive() and not immediate:
             self.db.finish()
             self.db.join(timeout=60)

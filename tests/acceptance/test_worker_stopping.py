@@ -135,3 +135,23 @@ def test_second_sigterm_stops_at_once(workers: Workers, tmp_path: Path) -> None:
     # Nothing was written on the way out: the lease covers the job (another worker reaps it).
     job = Job.objects.get(pk=job_id)
     assert (job.status, job.worker_id, job.attempts) == (JobStatus.PROCESSING, worker_id, 1)
+
+
+def test_a_running_job_set_back_to_pending_runs_again_after_its_attempt_stopped(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """The worker that runs it must not claim it again while the first attempt still runs
+    (two children on one job), nor let that attempt's outcome end the second one."""
+    runs = tmp_path / "runs.txt"
+    workers.start("--concurrency", "2")
+    job_id = services.enqueue("slow", {"path": str(runs), "seconds": 3, "steps": 30}).pk
+    started(runs, 1, workers)
+
+    services.set_pending(job_id)
+    job = wait_for_status(job_id, "completed", workers, timeout=30)[0]
+
+    assert [item.event for item in read_records(runs)] == ["run", "saw_cancel", "run"]
+    assert (job.attempts, job.results) == (2, {"steps": 30})
+    assert (job.completed_at - job.started_at).total_seconds() >= 3
+    messages = list(JobLog.objects.filter(job_id=job_id).values_list("message", flat=True))
+    assert messages.count("Completed.") == 1, messages

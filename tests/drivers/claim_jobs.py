@@ -34,7 +34,10 @@ def main(argv: list[str]) -> None:
         jobs = queue.claim_jobs(worker_id, limit=limit, lease_seconds=120, skip_locked=skip_locked)
         claimed += [job.job_id for job in jobs]
         if finish and jobs:
-            outcomes = [queue.Outcome(job.job_id, "completed", results={}) for job in jobs]
+            outcomes = [
+                queue.Outcome(job.job_id, "completed", results={}, attempt=job.attempt)
+                for job in jobs
+            ]
             recorded += queue.finish_jobs(worker_id, outcomes)
         if not jobs and not Job.objects.filter(status=JobStatus.PENDING).exists():
             break

@@ -140,7 +140,7 @@ class TestTypeLimits:
         echo = make("echo", age=1)
         assert claim("w1", limit=10) == [*limited[:2], echo]
         assert claim("w2", limit=10) == []
-        queue.finish_jobs("w1", [Outcome(limited[0], "completed", results={})])
+        queue.finish_jobs("w1", [Outcome(limited[0], "completed", results={}, attempt=1)])
         assert claim("w2", limit=10) == [limited[2]]
 
     def test_operator_and_settings_overrides(self, settings: Any) -> None:
@@ -264,7 +264,9 @@ class TestRaces:
                     jobs = claim(worker_id, limit=limit, skip_locked=skip_locked)
                     claimed[worker_id] += jobs
                     if finish and jobs:
-                        outcomes = [Outcome(job_id, "completed", results={}) for job_id in jobs]
+                        outcomes = [
+                            Outcome(job_id, "completed", results={}, attempt=1) for job_id in jobs
+                        ]
                         assert queue.finish_jobs(worker_id, outcomes) == jobs
                     if not jobs and not Job.objects.filter(status=P).exists():
                         break
@@ -321,11 +323,11 @@ class TestFinishing:
         recorded = queue.finish_jobs(
             "w1",
             [
-                Outcome(done, "completed", results={"answer": 42}),
-                Outcome(failed, "failed", error=error),
-                Outcome(retried, "retry", error=error, retry_delay=30),
-                Outcome(cancelled, "cancelled"),
-                Outcome(released, "released"),
+                Outcome(done, "completed", results={"answer": 42}, attempt=1),
+                Outcome(failed, "failed", error=error, attempt=1),
+                Outcome(retried, "retry", error=error, retry_delay=30, attempt=1),
+                Outcome(cancelled, "cancelled", attempt=1),
+                Outcome(released, "released", attempt=1),
             ],
         )
         assert sorted(recorded) == sorted([done, failed, retried, cancelled, released])
@@ -364,10 +366,13 @@ class TestFinishing:
         recorded = queue.finish_jobs(
             "w1",
             [
-                Outcome(job_id, "completed", results={"by": "w1"})
+                Outcome(job_id, "completed", results={"by": "w1"}, attempt=1)
                 for job_id in (kept, failed_by_operator, reclaimed)
             ]
-            + [Outcome(cancelled, "cancelled"), Outcome("job-does-not-exist", "failed")],
+            + [
+                Outcome(cancelled, "cancelled", attempt=1),
+                Outcome("job-does-not-exist", "failed", attempt=1),
+            ],
         )
         assert sorted(recorded) == sorted([kept, cancelled])
         jobs = Job.objects.in_bulk()
@@ -380,6 +385,28 @@ class TestFinishing:
         assert jobs[reclaimed].results is None
         assert jobs[cancelled].status == "cancelled"
         assert_counters_exact(batch_id)
+
+    def test_an_earlier_attempt_of_a_job_claimed_again_is_dropped(
+        self, held: tuple[str, list[str]]
+    ) -> None:
+        """Set back to pending while running and claimed again by the same worker: the first
+        attempt's outcome must not end the second attempt."""
+        _, (job_id, *_) = held
+        services.set_pending(job_id)
+        assert claim("w1", limit=1) == [job_id]
+        first = Outcome(job_id, "completed", results={"attempt": 1}, attempt=1)
+        assert queue.finish_jobs("w1", [first]) == []
+        job = Job.objects.get(pk=job_id)
+        assert (job.status, job.attempts, job.results) == (R, 2, None)
+        second = Outcome(job_id, "completed", results={"attempt": 2}, attempt=2)
+        assert queue.finish_jobs("w1", [second]) == [job_id]
+        assert Job.objects.get(pk=job_id).results == {"attempt": 2}
+
+    def test_a_worker_does_not_claim_a_job_it_still_runs(self, held: tuple[str, list[str]]) -> None:
+        _, (running, *_) = held
+        services.set_pending(running)
+        assert claim("w1", exclude_ids=[running]) == []
+        assert claim("w2", exclude_ids=[]) == [running]
 
 
 @pytest.mark.django_db
