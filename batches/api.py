@@ -58,7 +58,7 @@ def list_batches(
     """The batches you may read, newest first; page on with `cursor=<next_cursor>`."""
     batches = access.readable(Batch.objects.select_related("user"), request.auth)  # type: ignore[attr-defined]
     batches = filters.filter(batches)
-    return paginate(batches, page.ordering, BATCH_ORDERINGS[page.ordering], page)
+    return paginate(batches, f"batches:{page.ordering}", BATCH_ORDERINGS[page.ordering], page)
 
 
 @router.get("/{batch_id}", response={200: BatchOut, **errors()})

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import IntegrityError
 from django.db.models import Min, Model, Q, QuerySet
@@ -169,7 +170,7 @@ def decode_cursor(cursor: str, name: str, keyset: Keyset) -> list[Any]:
         ) from None
     if cursor_name != name or len(decoded) != len(keyset.fields):
         raise InvalidCursor(
-            f"The cursor belongs to another ordering than {name!r}; start again without it.",
+            "The cursor belongs to another list or ordering; start again without it.",
             details={"field": "cursor"},
         )
     return decoded
@@ -179,7 +180,9 @@ def paginate(
     queryset: QuerySet[Any], name: str, keyset: Keyset, params: PageParams
 ) -> dict[str, Any]:
     """One page: ``{items, next_cursor, total, limit}``; ``total`` is counted only when
-    asked, since COUNT(*) over a million rows costs more than the page itself."""
+    asked, since COUNT(*) over a million rows costs more than the page itself. ``name``
+    (the list and its ordering) goes into the cursor, so a cursor is refused by any other
+    list."""
     total = queryset.count() if params.include_total else None
     page = queryset.order_by(*keyset.order_by())
     if params.cursor:
@@ -350,7 +353,7 @@ def list_jobs_page(
 ) -> dict[str, Any]:
     jobs = access.readable(queryset.select_related("user").defer("results"), user)
     jobs = filters.filter(jobs)
-    return paginate(jobs, page.ordering, JOB_ORDERINGS[page.ordering], page)
+    return paginate(jobs, f"jobs:{page.ordering}", JOB_ORDERINGS[page.ordering], page)
 
 
 @router.get("", response={200: JobPage, **errors()})
@@ -380,7 +383,9 @@ def job_logs(
 ) -> dict[str, Any]:
     """The job's log lines, oldest first."""
     access.get_job(request.auth, job_id)  # type: ignore[attr-defined]
-    return paginate(filters.filter(selectors.job_logs(job_id)), "log", LOG_ORDERING, page)
+    return paginate(
+        filters.filter(selectors.job_logs(job_id)), f"logs:{job_id}", LOG_ORDERING, page
+    )
 
 
 def _act(request: HttpRequest, job_id: str, action: Callable[[str], Any]) -> Job:
@@ -673,14 +678,26 @@ def _log_event_id(log: JobLog) -> str:
     return f"{log.timestamp.isoformat()}_{log.pk}"
 
 
+class InvalidEventId(JobCenterError):
+    code = "INVALID_EVENT_ID"
+    status_code = 400
+
+
 def _parse_log_event_id(value: str | None) -> tuple[datetime, str] | None:
-    if not value or "_" not in value:
+    """``Last-Event-ID`` as (timestamp, log id); refused when it is not an id this API sent,
+    before the stream starts (a bad id found inside the stream would end it, and the client
+    would reconnect with the same id forever)."""
+    if not value:
         return None
     stamp, _, pk = value.rpartition("_")
     try:
         parsed = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
+        pk = str(JobLog._meta.pk.to_python(pk))  # type: ignore[union-attr]
+    except (ValueError, DjangoValidationError):
+        raise InvalidEventId(
+            "Last-Event-ID is not an event id this stream sent; reconnect without it.",
+            details={"field": "Last-Event-ID"},
+        ) from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), pk
 
 

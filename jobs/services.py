@@ -274,8 +274,10 @@ def key_taken(job_id: str, name: str) -> InvalidTransition:
     )
 
 
-def refused(job_id: str, name: str, status: str) -> InvalidTransition:
-    allowed = sorted(TRANSITIONS[name].sources)
+def refused(
+    job_id: str, name: str, status: str, allowed: list[str] | None = None
+) -> InvalidTransition:
+    allowed = allowed or sorted(TRANSITIONS[name].sources)
     return InvalidTransition(
         f"Cannot {name.replace('_', ' ')} job {job_id}: it is {status} "
         f"(allowed from: {', '.join(allowed)}).",
@@ -403,6 +405,9 @@ def cancel(job_id: str) -> Job:
     status = selectors.job_status(job_id)
     if status == JobStatus.PROCESSING:
         return _change_job(job_id, "request_cancel", "Cancel requested.", cancel_requested=True)
+    if status is not None and status != JobStatus.PENDING:
+        # two transitions behind one action: name both sources, not only "cancel"'s
+        raise refused(job_id, "cancel", status, [JobStatus.PENDING, JobStatus.PROCESSING])
     return _change_job(
         job_id, "cancel", "Cancelled.", completed_at=timezone.now(), **released_fields()
     )

@@ -113,6 +113,15 @@ def test_reconnecting_with_last_event_id_resumes_after_it(live_server_url: str) 
     rest = logs_after(everything[1]["id"])
     assert [e["data"]["message"] for e in rest] == [e["data"]["message"] for e in everything[2:]]
 
+    # An id this stream never sent is refused before the stream starts, not inside it.
+    for bad in (f"{everything[1]['id']}zz", "2026-11-28T01:12:49+00:00_zz", "nonsense"):
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            open_stream(
+                f"{live_server_url}/api/jobs/{job.pk}/events", key, **{"Last-Event-ID": bad}
+            )
+        assert caught.value.code == 400
+        assert json.loads(caught.value.read())["error"]["code"] == "INVALID_EVENT_ID"
+
 
 def test_events_of_someone_elses_job_are_404_and_need_a_key(live_server_url: str) -> None:
     owner = User.objects.create_user("owner")

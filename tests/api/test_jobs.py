@@ -307,6 +307,13 @@ def test_bad_or_foreign_cursor_is_400(client: Client, make_job: Callable[..., Jo
     response = client.get(f"/api/jobs?ordering=priority&cursor={cursor}")
     assert response.status_code == 400
     assert error_of(response)["code"] == "INVALID_CURSOR"
+    # Nor does another list take it (same ordering name, other table).
+    response = client.get(f"/api/batches?cursor={cursor}")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "INVALID_CURSOR"
+    job_id = client.get("/api/jobs?limit=1").json()["items"][0]["job_id"]
+    response = client.get(f"/api/jobs/{job_id}/logs?cursor={cursor}")
+    assert response.status_code == 400
 
 
 # --- logs -----------------------------------------------------------------------------------
