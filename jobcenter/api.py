@@ -182,20 +182,22 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, error_body("NOT_FOUND", "Not found."), status=404)
 
 
+def request_too_big_error(limit: int) -> JobCenterError:
+    """Shared with jobcenter/body_limit.py, which refuses such bodies before Django reads
+    them."""
+    return JobCenterError(
+        f"The request body is larger than {limit} bytes (JOBCENTER_MAX_REQUEST_BYTES).",
+        code="PAYLOAD_TOO_LARGE",
+        details={"limit_bytes": limit},
+    )
+
+
 @api.exception_handler(RequestDataTooBig)
 def request_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
     from django.conf import settings
 
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return api.create_response(
-        request,
-        error_body(
-            "PAYLOAD_TOO_LARGE",
-            f"The request body is larger than {limit} bytes (JOBCENTER_MAX_REQUEST_BYTES).",
-            {"limit_bytes": limit},
-        ),
-        status=413,
-    )
+    error = request_too_big_error(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return api.create_response(request, {"error": error.as_dict()}, status=413)
 
 
 @api.exception_handler(MultiPartParserError)

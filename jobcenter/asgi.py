@@ -3,6 +3,8 @@ import warnings
 
 from django.core.asgi import get_asgi_application
 
+from jobcenter.body_limit import BodyLimit
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobcenter.settings")
 
 # WhiteNoise serves static files through a synchronous iterator, which Django's ASGI handler
@@ -13,4 +15,5 @@ warnings.filterwarnings(
     "ignore", message="StreamingHttpResponse must consume synchronous iterators"
 )
 
-application = get_asgi_application()
+# Oversized bodies are refused before Django's handler reads them (jobcenter/body_limit.py).
+application = BodyLimit(get_asgi_application())

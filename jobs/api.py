@@ -44,6 +44,7 @@ from ninja.responses import NinjaJSONEncoder
 from batches import services as batch_services
 from batches.schemas import BatchCreatedOut, BatchCreateIn, BatchOut
 from jobcenter import uploads
+from jobcenter.body_limit import MULTIPART_ENVELOPE_BYTES
 from jobcenter.db import atomic
 from jobcenter.errors import JobCenterError, NotFound, ValidationError
 from jobs import access, selectors, services
@@ -638,7 +639,7 @@ def guard_upload(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
             announced = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             announced = 0
-        if announced > limit + 64 * 1024:  # the multipart envelope adds a little
+        if announced > limit + MULTIPART_ENVELOPE_BYTES:
             error = upload_too_large(limit)
             return JsonResponse({"error": error.as_dict()}, status=error.status_code)
         if not hasattr(request, "_files"):
