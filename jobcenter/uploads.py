@@ -30,7 +30,9 @@ def safe_name(filename: str) -> str:
 
 
 def store_upload(stream: BinaryIO, filename: str) -> str:
-    """Copy ``stream`` into the upload area and return its reference ``upload:<id>``."""
+    """Copy ``stream`` into the upload area and return its reference ``upload:<id>``.
+    Callers serving users go through ``jobs.services.add_upload``, which also records whose
+    upload it is."""
     upload_id = uuid.uuid4().hex
     folder = upload_root() / upload_id
     folder.mkdir(parents=True)
@@ -41,6 +43,12 @@ def store_upload(stream: BinaryIO, filename: str) -> str:
 
 def is_upload_ref(value: str) -> bool:
     return value.startswith(PREFIX)
+
+
+def upload_id(ref: str) -> str | None:
+    """The id of a well-formed ``upload:<id>`` reference, else None."""
+    value = ref.removeprefix(PREFIX)
+    return value if ref.startswith(PREFIX) and _ID.match(value) else None
 
 
 def resolve_upload(ref: str) -> Path:

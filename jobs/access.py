@@ -22,6 +22,7 @@ any element.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -33,9 +34,10 @@ from django.db.models.functions import StrIndex
 from django.utils import timezone
 
 from batches.models import Batch
+from jobcenter import uploads
 from jobcenter.db import atomic
 from jobcenter.errors import JobCenterError, NotFound
-from jobs.models import Job, JobLog
+from jobs.models import Job, JobLog, Upload
 from jobs.validation import normalize_access_control
 
 Level = Literal["read", "write", "admin"]
@@ -143,6 +145,46 @@ def check(user: AbstractBaseUser | AnonymousUser, obj: M, level: Level) -> M:
         f"You may read {kind} {obj.pk} but not {what}.",
         details={f"{kind}_id": obj.pk, "needs": level},
     )
+
+
+def _upload_refs(value: Any, field: str) -> Iterator[tuple[str, str]]:
+    """(field, reference) of every ``upload:<id>`` string in parameter values, nested or
+    not (processors name their file parameters as they like)."""
+    if isinstance(value, str):
+        if uploads.is_upload_ref(value):
+            yield field, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _upload_refs(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _upload_refs(item, f"{field}[{index}]")
+
+
+def check_uploads(
+    user: AbstractBaseUser | AnonymousUser, parameters: Iterable[tuple[str, Any]]
+) -> None:
+    """Every upload the jobs name must exist and be the caller's own (a superuser may name
+    any). ``parameters``: (field prefix, parameters) per job. An upload of someone else is
+    reported exactly like a missing one, so references cannot be probed."""
+    found = [
+        (field, ref)
+        for prefix, params in parameters
+        for field, ref in _upload_refs(params, f"{prefix}parameters")
+    ]
+    if not found:
+        return
+    ids = {uploads.upload_id(ref) for _, ref in found} - {None}
+    usable = Upload.objects.filter(pk__in=sorted(ids))  # type: ignore[misc]
+    if not getattr(user, "is_superuser", False):
+        usable = usable.filter(owner_id=getattr(user, "pk", None))
+    known = set(usable.values_list("pk", flat=True))
+    for field, ref in found:
+        if uploads.upload_id(ref) not in known:
+            raise NotFound(
+                f"Upload {ref!r} does not exist (or is not yours).",
+                details={"field": field, "source": ref},
+            )
 
 
 def not_found(kind: str, pk: str) -> NotFound:

@@ -12,10 +12,12 @@ import json
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 
 from jobcenter import uploads
 from jobcenter.errors import JobCenterError, ValidationError
+from jobs import services
 from jobs.validation import validate_parameters
 from processors.base import Processor
 from processors.registry import job_types
@@ -121,14 +123,15 @@ class NewJobForm(forms.Form):
                 self.fields[f"p_{name}"].label = f"{self.fields[f'p_{name}'].label} *"
             self.param_names.append(name)
 
-    def parameters(self) -> dict[str, Any]:
+    def parameters(self, owner: AbstractBaseUser | None = None) -> dict[str, Any]:
         """The submitted parameters, empty fields left out so the model's defaults apply;
-        an uploaded file is stored and referenced as ``upload:<id>``."""
+        an uploaded file is stored (as ``owner``'s) and referenced as ``upload:<id>``."""
         params: dict[str, Any] = {}
         for name in self.param_names:
             upload = self.cleaned_data.get(f"p_{name}{FILE_SUFFIX}")
             if isinstance(upload, UploadedFile):
-                params[name] = uploads.store_upload(upload, upload.name or "upload")
+                stored = services.add_upload(upload, upload.name or "upload", owner)
+                params[name] = f"upload:{stored.pk}"
                 continue
             value = self.cleaned_data.get(f"p_{name}")
             if value is None or value == "":
@@ -203,7 +206,9 @@ class NewBatchForm(forms.Form):
             raise forms.ValidationError('A JSON object, e.g. {} or {"steps": 3}.')
         return value
 
-    def job_items(self, files: list[UploadedFile]) -> list[dict[str, Any]]:
+    def job_items(
+        self, files: list[UploadedFile], owner: AbstractBaseUser | None = None
+    ) -> list[dict[str, Any]]:
         """One dict per job to create: ``{"job_name", "parameters"}``, shared parameters
         merged in. Uploaded files are stored (their references kept in ``upload_refs`` so
         that the preview's "Create" does not need them sent again)."""
@@ -222,7 +227,7 @@ class NewBatchForm(forms.Form):
         elif mode == "files":
             refs = self.stored_refs()
             for upload in files:
-                ref = uploads.store_upload(upload, upload.name or "upload")
+                ref = f"upload:{services.add_upload(upload, upload.name or 'upload', owner).pk}"
                 refs.append([ref, upload.name or "upload"])
             self.cleaned_data["upload_refs"] = json.dumps(refs)
             for ref, name in refs:

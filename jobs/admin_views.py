@@ -260,7 +260,7 @@ def new_job(request: HttpRequest) -> HttpResponse:
             try:
                 job = services.enqueue(
                     job_type,
-                    form.parameters(),
+                    form.parameters(request.user),
                     job_name=form.cleaned_data["job_name"],
                     priority=form.cleaned_data["priority"] or 0,
                     user=request.user,
@@ -286,7 +286,7 @@ def new_batch(request: HttpRequest) -> HttpResponse:
         form = NewBatchForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                items = form.job_items(request.FILES.getlist("files"))
+                items = form.job_items(request.FILES.getlist("files"), request.user)
             except JobCenterError as exc:
                 form.add_error(None, exc.message)
                 items = []

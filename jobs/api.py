@@ -37,13 +37,12 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from ninja import File, Header, Query, Router, Status, UploadedFile
+from ninja import File, Header, Query, Router, Schema, Status, UploadedFile
 from ninja.decorators import decorate_view
 from ninja.responses import NinjaJSONEncoder
 
 from batches import services as batch_services
 from batches.schemas import BatchCreatedOut, BatchCreateIn, BatchOut
-from jobcenter import uploads
 from jobcenter.body_limit import MULTIPART_ENVELOPE_BYTES
 from jobcenter.db import atomic
 from jobcenter.errors import JobCenterError, NotFound, ValidationError
@@ -290,8 +289,14 @@ def idempotent(
 # --- jobs -----------------------------------------------------------------------------------
 
 
+def rendered(schema: Schema) -> dict[str, Any]:
+    """A response schema as JSON values, rendered as ninja renders responses (datetimes to
+    the millisecond): a job created by POST reads the same as by GET."""
+    return json.loads(json.dumps(schema.model_dump(), cls=NinjaJSONEncoder))
+
+
 def job_body(job: Job) -> dict[str, Any]:
-    return JobOut.from_orm(job).model_dump(mode="json")
+    return rendered(JobOut.from_orm(job))
 
 
 @router.post("", response={201: JobOut, **errors(WRITE_ERRORS)})
@@ -307,6 +312,7 @@ def create_job(
     def create() -> tuple[int, dict[str, Any]]:
         if payload.batch_id is not None:
             access.get_batch(user, payload.batch_id, "write")
+        access.check_uploads(user, [("", payload.parameters)])
         job = services.enqueue(
             **payload.spec_dict(),
             batch=payload.batch_id,
@@ -331,6 +337,9 @@ def create_batch(
     user = request.auth  # type: ignore[attr-defined]
 
     def create() -> tuple[int, dict[str, Any]]:
+        access.check_uploads(
+            user, [(f"jobs[{i}].", job.parameters) for i, job in enumerate(payload.jobs)]
+        )
         created = batch_services.create_batch(
             payload.batch_name,
             [job.spec_dict() for job in payload.jobs],
@@ -342,7 +351,7 @@ def create_batch(
             is_active=payload.is_active,
         )
         batch = access.get_batch(user, created.batch.pk)
-        body = BatchOut.from_orm(batch).model_dump(mode="json")
+        body = rendered(BatchOut.from_orm(batch))
         body.update(job_ids=created.job_ids, reused=created.reused)
         return 201, body
 
@@ -657,10 +666,10 @@ def upload_file(request: HttpRequest, file: File[UploadedFile]) -> Status[dict[s
     limit = int(settings.JOBCENTER_MAX_UPLOAD_BYTES)
     if file.size is not None and file.size > limit:
         raise upload_too_large(limit)
-    reference = uploads.store_upload(file, file.name or "upload")
-    stored = uploads.resolve_upload(reference)
+    upload = services.add_upload(file, file.name or "upload", request.auth)  # type: ignore[attr-defined]
     return Status(
-        201, {"reference": reference, "filename": stored.name, "size": stored.stat().st_size}
+        201,
+        {"reference": f"upload:{upload.pk}", "filename": upload.filename, "size": upload.size},
     )
 
 

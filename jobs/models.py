@@ -265,3 +265,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Upload(models.Model):
+    """An input file received through the API or the admin; its bytes live on disk
+    (jobcenter/uploads.py). The row says whose it is: a job may name only its submitter's
+    own uploads (``upload:<id>`` in its parameters)."""
+
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="uploads",
+    )
+    filename = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload:{self.id} ({self.filename})"

@@ -32,10 +32,10 @@ from pydantic_core import CoreSchema, PydanticCustomError
 
 from jobs.selectors import SEARCH_PARAMETER_KEYS, job_search
 from jobs.states import JobStatus
-from jobs.validation import AccessControl, WebhookTarget
+from jobs.validation import INT32, AccessControl, WebhookTarget
+from processors.base import no_boolean_numbers
 from processors.registry import job_types
 
-INT32 = 2**31 - 1
 MAX_JSON_DEPTH = 64
 
 
@@ -175,6 +175,10 @@ class JobSpecIn(StrictSchema):
     )
     max_attempts: int | None = Field(None, ge=1, le=100)
     webhook: WebhookTarget | None = None
+
+    _no_boolean_numbers = field_validator("priority", "max_attempts", mode="before")(
+        classmethod(no_boolean_numbers)
+    )
 
     def spec_dict(self) -> dict[str, Any]:
         """The keyword arguments of ``jobs.services.JobSpec``."""

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError
@@ -21,13 +21,19 @@ from django.utils import timezone
 
 from batches.counters import apply_status_changes
 from batches.models import Batch
+from jobcenter import uploads
 from jobcenter.db import atomic, lock_rows, notify_jobs_pending
 from jobcenter.errors import InvalidTransition, JobCenterError, NotFound
 from jobcenter.ids import new_job_id
 from jobs import selectors
-from jobs.models import Job, JobLog, JobTypeSetting, default_progress
+from jobs.models import Job, JobLog, JobTypeSetting, Upload, default_progress
 from jobs.states import FINISHED, TRANSITIONS, UNFINISHED, JobStatus
-from jobs.validation import normalize_access_control, normalize_webhook, validate_parameters
+from jobs.validation import (
+    check_priority,
+    normalize_access_control,
+    normalize_webhook,
+    validate_parameters,
+)
 from jobs.webhooks import record_job_endings
 from processors.registry import get_processor, limits
 
@@ -71,7 +77,7 @@ def job_fields(spec: JobSpec, *, field_prefix: str = "") -> dict[str, Any]:
         "job_type": spec.job_type,
         "job_name": spec.job_name or "",
         "parameters": parameters,
-        "priority": spec.priority,
+        "priority": check_priority(spec.priority, field=f"{field_prefix}priority"),
         "run_after": spec.run_after,
         "unique_key": spec.unique_key or None,
         "max_attempts": spec.max_attempts or int(limits(processor)["max_attempts"] or 1),
@@ -302,6 +308,22 @@ def reset_fields() -> dict[str, Any]:
         "started_at": None,
         "completed_at": None,
     }
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+def add_upload(stream: BinaryIO, filename: str, owner: AbstractBaseUser | None) -> Upload:
+    """Store an uploaded input file and record whose it is (jobs may only name their
+    submitter's own uploads: jobs.access.check_uploads)."""
+    reference = uploads.store_upload(stream, filename)
+    path = uploads.resolve_upload(reference)
+    return Upload.objects.create(
+        id=reference.removeprefix(uploads.PREFIX),
+        owner=owner if owner is not None and owner.pk is not None else None,
+        filename=path.name,
+        size=path.stat().st_size,
+    )
 
 
 # --- one function per transition ------------------------------------------------------------

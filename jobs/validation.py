@@ -65,6 +65,22 @@ class WebhookTarget(BaseModel):
     secret: str | None = None
 
 
+INT32 = 2**31 - 1
+"""Priorities are 32-bit integer columns on every database (SQLite alone would store more)."""
+
+
+def check_priority(value: Any, *, field: str = "priority") -> int:
+    """Every entry point (API, admin, ``submit``) passes through here: out of range, the
+    database driver would raise or SQLite keep a value PostgreSQL and MongoDB cannot hold."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -INT32 <= value <= INT32:
+        message = f"must be an integer from {-INT32} to {INT32}"
+        raise ValidationError(
+            f"Invalid priority {value!r}: {message}.",
+            details=[{"field": field, "message": message}],
+        )
+    return value
+
+
 def normalize_access_control(value: Any, *, field: str = "access_control") -> dict[str, Any]:
     try:
         return AccessControl.model_validate(value or {}).model_dump()

@@ -289,6 +289,7 @@ def create_job(
     item = _legacy_job(payload, use_cache(x_use_cache), None, None)
     if payload.batch_id:
         _read_batch(request, payload.batch_id, "write")
+    access.check_uploads(request.auth, [("", item.spec.parameters)])  # type: ignore[attr-defined]
     job = legacy_services.create_job(item, batch_id=payload.batch_id, user=owner)
     job = job_selectors.get_job(job.pk)  # the caller's own creation, whoever owns it
     return Status(
@@ -389,6 +390,10 @@ def create_batch(
         _legacy_job(item, cache, payload.webhook, position)
         for position, item in enumerate(payload.jobs)
     ]
+    access.check_uploads(
+        request.auth,  # type: ignore[attr-defined]
+        [(f"jobs[{i}].", item.spec.parameters) for i, item in enumerate(items)],
+    )
     created = legacy_services.create_batch(payload.batch_name or "", items, user=owner)
     batch = batch_selectors.get_batch(created.batch.pk)  # the caller's own creation
     return Status(

@@ -6,16 +6,39 @@ stored, and shown in the API schema), its limits, and ``run(params, ctx) -> resu
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Union, get_args, get_origin, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+
+def _numbers_only(annotation: Any) -> bool:
+    """``int``, ``float`` or an optional or union of those (not ``bool``, not ``Any``)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        kinds = [kind for kind in get_args(annotation) if kind is not type(None)]
+        return bool(kinds) and all(kind in (int, float) for kind in kinds)
+    return annotation in (int, float)
+
+
+def no_boolean_numbers(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """pydantic's lax mode takes ``true`` for 1 where a number is declared; a JSON client
+    sending ``true`` where the schema says integer has made a mistake worth naming. Use as a
+    ``mode="before"`` field validator (not on a union's discriminator field: pydantic
+    refuses validators there)."""
+    field = cls.model_fields.get(info.field_name or "")
+    if isinstance(value, bool) and field is not None and _numbers_only(field.annotation):
+        raise ValueError("must be a number, not true or false")
+    return value
 
 
 class ProcessorParams(BaseModel):
-    """Base for ``Params`` models: unknown fields are refused so typos surface at once."""
+    """Base for ``Params`` models: unknown fields are refused so typos surface at once, and
+    ``true`` is not taken for 1."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _no_boolean_numbers = field_validator("*", mode="before")(classmethod(no_boolean_numbers))
 
 
 @runtime_checkable

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from batches.models import Batch
 from jobcenter.uploads import resolve_upload
-from jobs.models import Job
+from jobs.models import Job, Upload
 
 NEW_JOB = "/admin/jobs/job/new/"
 NEW_BATCH = "/admin/jobs/job/new-batch/"
@@ -64,7 +65,7 @@ def test_new_job_invalid_is_refused_like_the_api(op: Client) -> None:
     assert "greater than or equal to 1" in bad_bound and not Job.objects.exists()
 
 
-def test_new_job_with_uploaded_pdf(op: Client) -> None:
+def test_new_job_with_uploaded_pdf(op: Client, operator: User) -> None:
     upload = SimpleUploadedFile("report.pdf", b"%PDF-1.4 fake", content_type="application/pdf")
     response = op.post(
         NEW_JOB,
@@ -75,6 +76,9 @@ def test_new_job_with_uploaded_pdf(op: Client) -> None:
     assert job.parameters["source"].startswith("upload:")
     stored = resolve_upload(job.parameters["source"])
     assert stored.name == "report.pdf" and stored.read_bytes() == b"%PDF-1.4 fake"
+    # recorded as the operator's upload, so the operator may use it again through the API
+    record = Upload.objects.get(pk=job.parameters["source"].removeprefix("upload:"))
+    assert (record.owner, record.filename, record.size) == (operator, "report.pdf", 13)
 
 
 def batch_post(**fields: object) -> dict[str, object]:

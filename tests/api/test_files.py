@@ -17,7 +17,7 @@ from django.test import Client
 from batches.services import create_batch
 from jobcenter.uploads import resolve_upload
 from jobs.models import Job
-from tests.api.conftest import drive, error_of
+from tests.api.conftest import bearer_client, drive, error_of
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +201,48 @@ def test_large_file_streams_in_chunks(
     archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
     assert archive.read("files/video.mp4") == payload
     assert archive.getinfo("files/video.mp4").compress_type == zipfile.ZIP_STORED
+
+
+def _upload(client: Client, name: str = "talk.pdf") -> str:
+    response = client.post("/api/files", {"file": SimpleUploadedFile(name, b"%PDF-1.4 x")})
+    assert response.status_code == 201, response.content
+    return response.json()["reference"]
+
+
+def _submit(client: Client, path: str, body: dict[str, Any]) -> Any:
+    return client.post(path, body, content_type="application/json")
+
+
+def test_a_job_may_name_only_its_submitters_own_uploads(
+    client: Client, make_user: Callable[..., Any]
+) -> None:
+    """Upload references show in job parameters (of public jobs too): knowing one must not
+    let someone else run jobs on that file."""
+    reference = _upload(client)
+    job = {"job_type": "echo", "parameters": {"message": reference}}
+    assert _submit(client, "/api/jobs", job).status_code == 201
+
+    eve = bearer_client(make_user("eve"))
+    response = _submit(eve, "/api/jobs", job)
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["code"] == "NOT_FOUND"
+    assert error["details"] == {"field": "parameters.message", "source": reference}
+    assert not Job.objects.filter(user__username="eve").exists()
+
+    root = make_user("root", staff=True)
+    root.is_superuser = True
+    root.save()
+    assert _submit(bearer_client(root), "/api/jobs", job).status_code == 201
+
+
+def test_an_upload_that_does_not_exist_is_refused_at_submission(client: Client) -> None:
+    reference = _upload(client)
+    jobs = [
+        {"job_type": "echo", "parameters": {"message": reference}},
+        {"job_type": "echo", "parameters": {"message": "upload:" + "0" * 32}},
+    ]
+    response = _submit(client, "/api/jobs/batch", {"batch_name": "b", "jobs": jobs})
+    assert response.status_code == 404
+    assert error_of(response)["details"]["field"] == "jobs[1].parameters.message"
+    assert not Job.objects.exists()

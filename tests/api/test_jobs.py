@@ -54,6 +54,8 @@ def test_create_job_returns_201_with_the_stored_job(client: Client, owner: Any) 
     assert job.webhook["secret"] == "s3cret"
     assert body["webhook"] == {"url": "https://example.org/hook", "signed": True}
     assert "s3cret" not in response.content.decode()
+    # What POST answers reads exactly like what GET answers (timestamps to the same digit).
+    assert client.get(f"/api/jobs/{job.pk}").json() == body
 
 
 def test_invalid_parameters_are_422_naming_the_field(client: Client) -> None:
@@ -63,6 +65,24 @@ def test_invalid_parameters_are_422_naming_the_field(client: Client) -> None:
     assert error["code"] == "VALIDATION_ERROR"
     assert error["details"][0]["field"] == "parameters.steps"
     assert "parameters.steps" in error["message"]
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"job_type": "echo", "parameters": {"steps": True}}, "parameters.steps"),
+        ({"job_type": "echo", "priority": True}, "priority"),
+        ({"job_type": "echo", "max_attempts": False}, "max_attempts"),
+    ],
+)
+def test_true_or_false_where_a_number_is_declared_is_422(
+    client: Client, body: dict[str, Any], field: str
+) -> None:
+    """pydantic alone would store true as 1; the schema says integer."""
+    response = post(client, "/api/jobs", body)
+    assert response.status_code == 422, response.content
+    assert field in {detail["field"] for detail in error_of(response)["details"]}
     assert not Job.objects.exists()
 
 

@@ -279,6 +279,75 @@ def test_jobs_file_in_a_subprocess_prints_the_batch_id(manage: Any) -> None:
     assert "2 jobs in batch 'piped'" in result.stderr
 
 
+# --- priority: the API's 32-bit range ---------------------------------------------------------
+
+INT32 = 2**31 - 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("priority", [str(INT32), str(-INT32)])
+def test_submit_takes_the_extreme_priorities_the_api_takes(priority: str) -> None:
+    job = Job.objects.get(pk=submit("echo", "--priority", priority).strip())
+    assert job.priority == int(priority)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "priority", [str(INT32 + 1), str(-INT32 - 1), "99999999999", "-99999999999999999999"]
+)
+def test_submit_refuses_a_priority_outside_the_api_range(priority: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        submit("echo", "--priority", priority)
+    assert f"must be an integer from {-INT32} to {INT32}" in str(refused.value)
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_out_of_range_priority_exits_1_without_a_traceback(manage: Any) -> None:
+    result = manage("submit", "echo", "--priority", "-99999999999999999999")
+    assert result.returncode == 1, result.stderr
+    assert f"from {-INT32} to {INT32}" in result.stderr
+    assert "Traceback" not in result.stderr and "OverflowError" not in result.stderr
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_jobs_file_refuses_out_of_range_priorities_naming_each_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file(
+            {"job_type": "echo", "priority": INT32},
+            {"job_type": "echo", "priority": 99999999999},
+            "",
+            {"job_type": "echo", "priority": -99999999999999999999},
+            {"job_type": "echo", "priority": "high"},
+        ),
+    )
+    with pytest.raises(CommandError) as refused:
+        submit("--batch", "bad", "--jobs-file", "-")
+    message = str(refused.value)
+    assert "nothing was created" in message
+    assert f"line 2: priority: must be an integer from {-INT32} to {INT32}" in message
+    assert "line 4: priority: must be an integer" in message
+    assert "line 5: priority: must be an integer" in message
+    assert "line 1:" not in message
+    assert not Batch.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_jobs_file_stores_in_range_priorities(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file({"job_type": "echo", "priority": -INT32}, {"job_type": "echo", "priority": 5}),
+    )
+    batch_id = submit("--batch", "ok", "--jobs-file", "-").strip()
+    priorities = sorted(Job.objects.filter(batch_id=batch_id).values_list("priority", flat=True))
+    assert priorities == [-INT32, 5]
+
+
 # --- --wait ----------------------------------------------------------------------------------
 
 
