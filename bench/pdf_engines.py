@@ -58,20 +58,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=200, help="pages of the text document")
     parser.add_argument("--ocr-pages", type=int, default=4, help="scanned A4 pages for OCR")
+    parser.add_argument(
+        "--large-pages", type=int, default=1000, help="pages of the large pdfium document"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pdf-engines-") as folder:
         workdir = Path(folder)
         scratch_django(workdir)
-        body = measure(workdir, args.pages, args.ocr_pages, args.repeat)
+        body = measure(workdir, args.pages, args.ocr_pages, args.large_pages, args.repeat)
     print(body)
     if not args.no_write:
         write_section("PDF engines", body)
         print(f"written to {BENCHMARKS.relative_to(REPO)}")
 
 
-def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
+def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat: int) -> str:
     import pypdfium2 as pdfium
     from django.conf import settings
     from pdfminer.high_level import extract_text
@@ -86,8 +89,8 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
     path.write_bytes(document.pdf)
     jobs = iter(range(1, 10_000))
 
-    def direct_pdfium() -> None:
-        pdf = pdfium.PdfDocument(str(path))
+    def direct_pdfium(source: Path = path) -> None:
+        pdf = pdfium.PdfDocument(str(source))
         for page in pdf:
             textpage = page.get_textpage()
             textpage.get_text_range()
@@ -122,6 +125,16 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
             corpus.recall_in_order(truth, text)
             for truth, text in zip(document.truth, results["page_texts"], strict=True)
         )
+
+    print(f"pdfium on {large_pages} pages …", file=sys.stderr)
+    large = workdir / "larger.pdf"
+    large.write_bytes(corpus.one_column(large_pages, seed=6).pdf)
+    through("pdfium", 2, source=large)()  # warm-up
+    large_rounds = rounds(
+        [lambda: direct_pdfium(large), through("pdfium", 1, source=large),
+         through("pdfium", 2, source=large)],
+        repeat,
+    )  # fmt: skip
 
     print("engines alone …", file=sys.stderr)
 
@@ -188,7 +201,7 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
         "sessions (absolute rates are low and vary; the ratios within a round are steadier).",
         "",
         f"Text layer of a generated {pages}-page A4 document (one column, about 3,000 "
-        "characters a page). *Direct*: the library called as usual (pypdfium2 "
+        f"characters a page; the last row: {large_pages} pages, pdfium only). *Direct*: the library called as usual (pypdfium2 "
         "`get_text_range()` per page; pdfminer.six `extract_text()`). *Job center*: the `pdf` "
         "processor with `extraction_method=native` in one or two page processes, including "
         "opening the file in a guarded process, starting the page processes, layout analysis, "
@@ -210,6 +223,14 @@ def measure(workdir: Path, pages: int, ocr_pages: int, repeat: int) -> str:
             f"{rate(pages, t_two)} | {overhead} | {median(speedups):.2f} x "
             f"({min(speedups):.2f} to {max(speedups):.2f}) | {100 * quality[engine]:.1f} % |"
         )
+    t_direct, t_one, t_two = (median([r[i] for r in large_rounds]) for i in range(3))
+    overhead = spread([r[1] / r[0] for r in large_rounds])
+    speedups = [r[0] / r[2] for r in large_rounds]
+    lines.append(
+        f"| pdfium, {large_pages} pages | {rate(large_pages, t_direct)} | "
+        f"{rate(large_pages, t_one)} | {rate(large_pages, t_two)} | {overhead} | "
+        f"{median(speedups):.2f} x ({min(speedups):.2f} to {max(speedups):.2f}) | |"
+    )
     ratios = [r[1] / r[0] for r in alone]
     lines += [
         "",
