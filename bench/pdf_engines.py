@@ -201,8 +201,9 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
         "sessions (absolute rates are low and vary; the ratios within a round are steadier).",
         "",
         f"Text layer of a generated {pages}-page A4 document (one column, about 3,000 "
-        f"characters a page; the last row: {large_pages} pages, pdfium only). *Direct*: the library called as usual (pypdfium2 "
-        "`get_text_range()` per page; pdfminer.six `extract_text()`). *Job center*: the `pdf` "
+        f"characters a page; the last row: {large_pages} pages, pdfium only). *Direct*: the "
+        "library called as usual (pypdfium2 `get_text_range()` per page; pdfminer.six "
+        "`extract_text()`). *Job center*: the `pdf` "
         "processor with `extraction_method=native` in one or two page processes, including "
         "opening the file in a guarded process, starting the page processes, layout analysis, "
         "reading order, Markdown assembly and writing the file. *Overhead*: job center with "
@@ -214,23 +215,19 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
         "overhead (1 process) | speed-up (2 processes) | words in order |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for engine, measured in rows:
+
+    def row(label: str, count: int, measured: list[list[float]], words: str) -> str:
         t_direct, t_one, t_two = (median([r[i] for r in measured]) for i in range(3))
-        overhead = spread([r[1] / r[0] for r in measured])
         speedups = [r[0] / r[2] for r in measured]
-        lines.append(
-            f"| {engine} | {rate(pages, t_direct)} | {rate(pages, t_one)} | "
-            f"{rate(pages, t_two)} | {overhead} | {median(speedups):.2f} x "
-            f"({min(speedups):.2f} to {max(speedups):.2f}) | {100 * quality[engine]:.1f} % |"
+        return (
+            f"| {label} | {rate(count, t_direct)} | {rate(count, t_one)} | "
+            f"{rate(count, t_two)} | {spread([r[1] / r[0] for r in measured])} | "
+            f"{median(speedups):.2f} x ({min(speedups):.2f} to {max(speedups):.2f}) | {words} |"
         )
-    t_direct, t_one, t_two = (median([r[i] for r in large_rounds]) for i in range(3))
-    overhead = spread([r[1] / r[0] for r in large_rounds])
-    speedups = [r[0] / r[2] for r in large_rounds]
-    lines.append(
-        f"| pdfium, {large_pages} pages | {rate(large_pages, t_direct)} | "
-        f"{rate(large_pages, t_one)} | {rate(large_pages, t_two)} | {overhead} | "
-        f"{median(speedups):.2f} x ({min(speedups):.2f} to {max(speedups):.2f}) | |"
-    )
+
+    for engine, measured in rows:
+        lines.append(row(engine, pages, measured, f"{100 * quality[engine]:.1f} %"))
+    lines.append(row(f"pdfium, {large_pages} pages", large_pages, large_rounds, ""))
     ratios = [r[1] / r[0] for r in alone]
     lines += [
         "",

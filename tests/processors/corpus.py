@@ -463,17 +463,16 @@ def text_content(lines: list[str], size: int = 14, x: int = 60, top: int = 760) 
     return body + b"ET"
 
 
-def garbage_text_layer(lines: list[str]) -> bytes:
-    """A page that shows readable Helvetica text whose ToUnicode map sends every character
-    to the private use area: what broken producers emit; the text layer is garbage, the
-    picture is fine, so ``auto`` must OCR it."""
+def _mapped_text_layer(lines: list[str], name: bytes, mappings: bytes) -> bytes:
+    """Helvetica text whose ToUnicode CMap (``mappings``: its bfchar/bfrange sections) says
+    which characters the codes stand for, whatever the glyphs show."""
     cmap = (
         b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
         b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-        b"/CMapName /Garbage def /CMapType 2 def\n"
+        b"/CMapName /" + name + b" def /CMapType 2 def\n"
         b"1 begincodespacerange <00> <FF> endcodespacerange\n"
-        b"1 beginbfrange <20> <7E> <E020> endbfrange\n"
-        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+        + mappings
+        + b"endcmap CMapName currentdict /CMap defineresource pop end end"
     )
     objects = page_objects(
         text_content(lines),
@@ -482,27 +481,24 @@ def garbage_text_layer(lines: list[str]) -> bytes:
     )
     objects.append(stream(cmap))
     return raw_pdf(objects)
+
+
+def garbage_text_layer(lines: list[str]) -> bytes:
+    """A page that shows readable Helvetica text whose ToUnicode map sends every character
+    to the private use area: what broken producers emit; the text layer is garbage, the
+    picture is fine, so ``auto`` must OCR it."""
+    return _mapped_text_layer(lines, b"Garbage", b"1 beginbfrange <20> <7E> <E020> endbfrange\n")
 
 
 def astral_text_layer(lines: list[str]) -> bytes:
     """Helvetica text whose ToUnicode map sends ``@`` to U+1F600, outside the Basic
     Multilingual Plane: pdfium's text then has more UTF-16 units than characters."""
-    cmap = (
-        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
-        b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
-        b"/CMapName /Astral def /CMapType 2 def\n"
-        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+    return _mapped_text_layer(
+        lines,
+        b"Astral",
         b"1 beginbfchar <40> <D83DDE00> endbfchar\n"
-        b"2 beginbfrange <20> <3F> <0020> <41> <7E> <0041> endbfrange\n"
-        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+        b"2 beginbfrange <20> <3F> <0020> <41> <7E> <0041> endbfrange\n",
     )
-    objects = page_objects(
-        text_content(lines),
-        font=b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-        b"/Encoding /WinAnsiEncoding /ToUnicode 6 0 R >>",
-    )
-    objects.append(stream(cmap))
-    return raw_pdf(objects)
 
 
 def image_in_form() -> bytes:
