@@ -88,12 +88,8 @@ class PdfiumPages:
         the engine adds to pdfium's own time."""
         count_rects = pdfium_c.FPDFText_CountRects
         get_rect = pdfium_c.FPDFText_GetRect
-        font_size = pdfium_c.FPDFText_GetFontSize
-        font_weight = pdfium_c.FPDFText_GetFontWeight
-        char_origin = pdfium_c.FPDFText_GetCharOrigin
         left, top, right, bottom = cells = [ctypes.c_double() for _ in range(4)]
         refs = [ctypes.byref(cell) for cell in cells]
-        origin_x, origin_y = refs[0], refs[1]  # reused after the box is read
         runs: list[Line] = []
         count = len(text)
         start = 0
@@ -120,18 +116,8 @@ class PdfiumPages:
             for number, (x0, y1, x1, y0) in enumerate(boxes):
                 first = firsts[number]
                 run = clean_text(text[first : firsts[number + 1]])
-                if not run:
-                    continue
-                size = font_size(raw, first)
-                baseline = y0
-                if char_origin(raw, first, origin_x, origin_y):
-                    baseline = cells[1].value
-                if size <= 0:
-                    size = max(y1 - y0, 1.0)
-                bold = font_weight(raw, first) >= 600
-                runs.append(
-                    Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)
-                )
+                if run:
+                    runs.append(PdfiumPages._line(raw, run, first, (x0, y0, x1, y1), height))
             start = end + 2
         return runs
 
@@ -139,8 +125,6 @@ class PdfiumPages:
         """The slow way, for pages whose text indexes differ from character indexes: the
         text inside each run's box."""
         raw = textpage.raw
-        cells = [ctypes.c_double() for _ in range(2)]
-        refs = [ctypes.byref(cell) for cell in cells]
         lines: list[Line] = []
         for number in range(textpage.count_rects()):
             box = textpage.get_rect(number)
@@ -151,7 +135,7 @@ class PdfiumPages:
             index = pdfium_c.FPDFText_GetCharIndexAtPos(
                 raw, left + 0.5, (top + bottom) / 2, 2.0, (top - bottom) / 2 + 1
             )
-            lines.append(self._line(raw, text, index, box, height, cells, refs))
+            lines.append(self._line(raw, text, index, box, height))
         return lines
 
     @staticmethod
@@ -161,18 +145,17 @@ class PdfiumPages:
         index: int,
         box: tuple[float, float, float, float],
         height: float,
-        cells: list[ctypes.c_double],
-        refs: list[Any],
     ) -> Line:
-        """A run as a Line, with the size, weight and baseline of its first character
-        (``cells``/``refs``: scratch space for the origin's two out-parameters)."""
+        """A run as a Line, with the size, weight and baseline of its first character;
+        ``box`` is (left, bottom, right, top) in PDF space."""
         left, bottom, right, top = box
         size, bold, baseline = 0.0, False, bottom
         if index >= 0:
             size = float(pdfium_c.FPDFText_GetFontSize(raw, index))
             bold = pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600
-            if pdfium_c.FPDFText_GetCharOrigin(raw, index, refs[0], refs[1]):
-                baseline = cells[1].value
+            x, y = ctypes.c_double(), ctypes.c_double()
+            if pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
+                baseline = y.value
         if size <= 0:
             size = max(top - bottom, 1.0)
         return Line(text, left, height - top, right, height - bottom, height - baseline, size, bold)
