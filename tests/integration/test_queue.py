@@ -263,6 +263,11 @@ class TestRaces:
                     done += 1
                     jobs = claim(worker_id, limit=limit, skip_locked=skip_locked)
                     claimed[worker_id] += jobs
+                    if done == 1:
+                        # Every thread's first claim is in before any goes on: those first
+                        # claims race, and SQLite's busy handler (no fairness) cannot let one
+                        # thread take every job before the others got the lock once.
+                        barrier.wait(30)
                     if finish and jobs:
                         outcomes = [
                             Outcome(job_id, "completed", results={}, attempt=1) for job_id in jobs
@@ -270,8 +275,7 @@ class TestRaces:
                         assert queue.finish_jobs(worker_id, outcomes) == jobs
                     if not jobs and not Job.objects.filter(status=P).exists():
                         break
-                    # A worker runs jobs between claims; without a pause SQLite's busy
-                    # handler (no fairness) can let one thread take every round.
+                    # A worker runs jobs between claims.
                     time.sleep(0.002)
                 held = set(Job.objects.filter(worker_id=worker_id).values_list("pk", flat=True))
                 if not finish:
