@@ -299,7 +299,10 @@ class TestRaces:
         created = create_batch("race", [{"job_type": "echo"}] * 400)
         results = run_together(
             "claim_jobs",
-            [[f"p{n}", str(tmp_path / "go"), "5", path, "--finish"] for n in range(3)],
+            [
+                [f"p{n}", str(tmp_path / "go"), "5", path, "--finish", "--peers", "3"]
+                for n in range(3)
+            ],
             tmp_path / "go",
         )
         everything = [job_id for result in results for job_id in result["claimed"]]
