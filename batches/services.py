@@ -32,6 +32,7 @@ from jobs.services import (
     error_dict,
     job_fields,
     released_fields,
+    requeue_fields,
     reset_fields,
     set_archived,
 )
@@ -222,10 +223,7 @@ def set_pending_batch(batch_id: str) -> int:
             _jobs_of(batch_id),
             "set_pending",
             "Set to pending with its batch (was {old}).",
-            error=None,
-            completed_at=None,
-            run_after=None,
-            **released_fields(),
+            **requeue_fields(),
         )
     )
 

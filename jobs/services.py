@@ -187,10 +187,15 @@ def change_jobs(
 ) -> list[str]:
     """Apply transition ``name`` to every job matching ``jobs`` whose status allows it, in
     one transaction: the jobs' rows, their batches' counters and a log line per job.
-    Returns the ids of the jobs that changed; ``message`` may use ``{old}`` (old status)."""
+    Returns the ids of the jobs that changed; ``message`` may use ``{old}`` (old status).
+    A job going back to the queue is no longer archived, nor is its batch (the jobs of an
+    archived batch are not claimed)."""
     transition = TRANSITIONS[name]
     now = timezone.now()
     changed: list[str] = []
+    requeued = transition.target == JobStatus.PENDING
+    if requeued:
+        fields = {"archived": False, **fields}
     with atomic():
         rows = list(
             lock_rows(Job.objects.filter(jobs, status__in=transition.sources))
@@ -222,6 +227,11 @@ def change_jobs(
                     changed.append(pk)
                     recorder.moved(pk, batch_id, old, transition.target)
                     recorder.log(pk, text, level)
+                if requeued:
+                    batch_ids = {batch_id for _, batch_id in chunk if batch_id is not None}
+                    Batch.objects.filter(pk__in=sorted(batch_ids), archived=True).update(
+                        archived=False, updated_at=now
+                    )
         recorder.save()
     return changed
 
@@ -452,16 +462,21 @@ def restart(job_id: str) -> Job:
 
 
 def set_pending(job_id: str) -> Job:
-    """Put a job back in the queue as it is, e.g. one stuck in processing."""
-    return _change_job(
-        job_id,
-        "set_pending",
-        "Set to pending (was {old}).",
-        error=None,
-        completed_at=None,
-        run_after=None,
+    """Put a job back in the queue as it is, e.g. one stuck in processing; a job that has
+    used all its attempts gets one more (restart starts again from nothing)."""
+    return _change_job(job_id, "set_pending", "Set to pending (was {old}).", **requeue_fields())
+
+
+def requeue_fields() -> dict[str, Any]:
+    """Fields of set pending (of a job or a whole batch): attempts are kept, and raised to
+    allow one more when they are used up, so a job is never on attempt 2 of 1."""
+    return {
+        "error": None,
+        "completed_at": None,
+        "run_after": None,
+        "max_attempts": Greatest(F("max_attempts"), F("attempts") + 1),
         **released_fields(),
-    )
+    }
 
 
 def set_archived(jobs: Q, archived: bool) -> list[str]:

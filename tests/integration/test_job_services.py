@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from batches import selectors as batch_selectors
+from batches import services as batch_services
 from batches.counters import COUNTER_FIELDS
 from batches.models import Batch
 from batches.services import create_batch
@@ -497,3 +498,41 @@ def test_enqueue_into_a_missing_batch_is_not_found() -> None:
         services.enqueue("echo", batch="batch-nope")
     assert missing.value.status_code == 404
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("back", ["restart", "set_pending"])
+def test_a_job_back_in_the_queue_is_no_longer_archived_nor_is_its_batch(
+    back: str, batch: Batch
+) -> None:
+    """Otherwise it would be pending and archived, and never claimed (the jobs of an
+    archived batch are not)."""
+    job = make_job(F, batch)
+    batch_services.archive_batch(batch.pk)
+    assert Job.objects.get(pk=job.pk).archived and Batch.objects.get(pk=batch.pk).archived
+    getattr(services, back)(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.archived) == (P, False)
+    assert not Batch.objects.get(pk=batch.pk).archived
+    assert_counters_match_jobs(batch.pk)
+
+
+def test_restarting_an_archived_batch_unarchives_it(batch: Batch) -> None:
+    jobs = [make_job(F, batch) for _ in range(3)]
+    batch_services.archive_batch(batch.pk)
+    assert batch_services.restart_batch(batch.pk) == 3
+    assert not Batch.objects.get(pk=batch.pk).archived
+    assert not Job.objects.filter(pk__in=[j.pk for j in jobs], archived=True).exists()
+
+
+def test_set_pending_gives_a_job_with_no_attempts_left_one_more(batch: Batch) -> None:
+    job = make_job(R, batch, max_attempts=1)
+    job = services.fail(job.pk, "BOOM", "it ran once and failed: 1 of 1 attempts used")
+    assert (job.attempts, job.max_attempts) == (1, 1)
+    services.set_pending(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.max_attempts) == (P, 1, 2)
+    fresh = make_job(P, batch, max_attempts=3)  # attempts left: unchanged
+    services.fail(fresh.pk, "X", "failed while pending")
+    services.set_pending(fresh.pk)
+    fresh.refresh_from_db()
+    assert (fresh.attempts, fresh.max_attempts) == (0, 3)
