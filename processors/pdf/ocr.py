@@ -168,5 +168,48 @@ def parse_tsv(tsv: str, size: tuple[int, int], dpi: float) -> OcrResult:
                 weight += len(word[5])
                 words += 1
     confidence = round(weighted / weight, 1) if weight else None
-    layout = PageLayout(size[0] * scale, size[1] * scale, list(lines), "ocr")
+    layout = PageLayout(size[0] * scale, size[1] * scale, join_split_lines(lines), "ocr")
     return OcrResult(layout, confidence, words)
+
+
+def join_split_lines(lines: list[Line]) -> list[Line]:
+    """Put back together the lines Tesseract cut at a wide word gap: where several lines have
+    such a gap at the same place (``Label: value`` rows), its page segmentation makes the
+    halves two blocks and reads all of the left block before the right one. A piece that
+    sits on another line's baseline and starts less than a line height after it ends is
+    that line's continuation (a column gutter is wider). Tesseract's order is kept."""
+    absorbed: set[int] = set()
+    joined: list[Line] = []
+    for index, line in enumerate(lines):
+        if index in absorbed:
+            continue
+        while True:
+            reach = max(line.size, line.height, 1.0)
+            follower = next(
+                (
+                    number
+                    for number, other in enumerate(lines)
+                    if number != index
+                    and number not in absorbed
+                    and abs(other.baseline - line.baseline) <= 0.3 * reach
+                    and 0 <= other.x0 - line.x1 <= reach
+                ),
+                None,
+            )
+            if follower is None:
+                break
+            absorbed.add(follower)
+            other = lines[follower]
+            line = Line(
+                f"{line.text} {other.text}",
+                line.x0,
+                min(line.top, other.top),
+                other.x1,
+                max(line.bottom, other.bottom),
+                line.baseline,
+                line.size,
+                False,
+                line.region,
+            )
+        joined.append(line)
+    return joined
