@@ -15,7 +15,12 @@ from pydantic import AliasChoices, Field, field_validator
 
 from jobcenter.uploads import safe_name
 from processors.base import JobContext, Processor, ProcessorError, ProcessorParams
-from processors.pdf.params import LANGUAGES_PATTERN, SOURCE_DESCRIPTION, parse_pages
+from processors.pdf.params import (
+    LANGUAGES_PATTERN,
+    SOURCE_DESCRIPTION,
+    describe_ranges,
+    parse_pages,
+)
 from processors.sources import check_source_syntax
 
 FORMATS = {"PNG", "JPEG", "MPO", "TIFF", "WEBP", "BMP", "GIF"}
@@ -51,6 +56,11 @@ class ImageParams(ProcessorParams):
     def _pages(cls, value: str | None) -> str | None:
         parse_pages(value)
         return value
+
+
+DECODING_ERRORS = ("OSError:", "SyntaxError:", "ValueError:", "UnidentifiedImageError:")
+"""How a page's failure starts when Pillow could not decode its pixels (page processes
+report ``"<exception type>: <message>"``)."""
 
 
 def probe_image(path: str, max_pixels: int) -> dict[str, Any]:
@@ -211,11 +221,11 @@ class ImageProcessor(Processor):
             raise ProcessorError(
                 "PAGES_OUT_OF_RANGE",
                 f"none of the pages {params.pages!r} exist (the image has {info['frames']})",
+                {"pages": params.pages, "page_count": info["frames"]},
             )
         if beyond:
             ctx.log(
-                f"pages {', '.join(map(str, beyond))} asked for, but the image has "
-                f"{info['frames']}",
+                f"pages {describe_ranges(beyond)} asked for, but the image has {info['frames']}",
                 "warning",
             )
         dpi = params.dpi or info["dpi"] or 300
@@ -256,6 +266,13 @@ class ImageProcessor(Processor):
             return {"cancelled": True, "pages_done": len(done)}, False
         if not done:
             first = next(iter(failed.values()), "no result")
+            if failed and all(message.startswith(DECODING_ERRORS) for message in failed.values()):
+                # the header was fine (probe_image), the pixels are not: a truncated file
+                raise ProcessorError(
+                    "IMAGE_INVALID",
+                    f"{source.name} is not a readable image: {first}",
+                    {"source": source.reference},
+                )
             raise ProcessorError("OCR_FAILED", f"no page could be read (first: {first})")
         layouts = [done[i][0].layout for i in sorted(done)]
         keys = furniture_keys(layouts)

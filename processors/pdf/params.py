@@ -38,13 +38,16 @@ SOURCE_DESCRIPTION = (
 )
 
 
-def parse_pages(spec: str | None, count: int | None = None) -> tuple[list[int], list[int]]:
-    """``"1-5,9,12-"`` as 0-based page indexes in document order, and the 1-based numbers
-    asked for beyond ``count``. Without ``count`` only the syntax is checked."""
+def parse_pages(
+    spec: str | None, count: int | None = None
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """``"1-5,9,12-"`` as 0-based page indexes in document order, and the 1-based ranges
+    (first, last) asked for beyond ``count``. Without ``count`` only the syntax is
+    checked."""
     if spec is None or not spec.strip():
         return (list(range(count)) if count is not None else []), []
     wanted: set[int] = set()
-    beyond: set[int] = set()
+    beyond: list[tuple[int, int]] = []
     for part in spec.split(","):
         match = _RANGE.match(part)
         if not match:
@@ -62,14 +65,21 @@ def parse_pages(spec: str | None, count: int | None = None) -> tuple[list[int], 
             raise ValueError(f"{part.strip()!r} runs backwards")
         if count is None:
             continue
-        for number in range(first, max(first, last) + 1):
-            if number <= count:
-                wanted.add(number - 1)
-            else:
-                beyond.add(number)
-                if len(beyond) > 10:
-                    break
-    return sorted(wanted), sorted(beyond)
+        wanted.update(range(first - 1, min(max(first, last), count)))
+        if max(first, last) > count:
+            beyond.append((max(first, count + 1), max(first, last)))
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(beyond):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return sorted(wanted), merged
+
+
+def describe_ranges(ranges: list[tuple[int, int]]) -> str:
+    """``[(5, 999), (1200, 1200)]`` as "5-999, 1200", for messages."""
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 class PdfParams(ProcessorParams):

@@ -19,7 +19,7 @@ from jobcenter.uploads import safe_name
 from processors.base import JobContext, Processor, ProcessorError
 from processors.pdf import cache
 from processors.pdf.llm import LLM_METHODS, get_engine
-from processors.pdf.params import PdfParams, parse_pages
+from processors.pdf.params import PdfParams, describe_ranges, parse_pages
 
 PDF_MAGIC = b"%PDF-"
 OCR_USING_METHODS = {"ocr", "both", "llm_and_ocr"}
@@ -75,10 +75,9 @@ class PdfProcessor(Processor):
             head = handle.read(1024)
         if PDF_MAGIC not in head:
             shown = head[:16].decode("latin-1", "replace")
+            why = f"it starts with {shown!r}" if head else "the file is empty (0 bytes)"
             raise ProcessorError(
-                "PDF_INVALID",
-                f"{source.name} is not a PDF (it starts with {shown!r})",
-                {"source": source.reference},
+                "PDF_INVALID", f"{source.name} is not a PDF ({why})", {"source": source.reference}
             )
         sha256 = cache.file_sha256(source.path)
         key = cache.cache_key("pdf", sha256, params.model_dump(exclude={"source", "use_cache"}))
@@ -174,7 +173,7 @@ class PdfProcessor(Processor):
         warnings: list[str] = []
         if beyond:
             warnings.append(
-                f"pages {', '.join(map(str, beyond))} asked for, but the document has {count}"
+                f"pages {describe_ranges(beyond)} asked for, but the document has {count}"
             )
         if not indexes:
             raise ProcessorError(

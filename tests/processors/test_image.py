@@ -75,6 +75,18 @@ def test_not_an_image(run_job: Runner, pdf_corpus: Corpus) -> None:
         assert caught.value.code == "IMAGE_INVALID", name
 
 
+def test_a_truncated_image_is_invalid_not_an_ocr_failure(
+    run_job: Runner, pdf_corpus: Corpus
+) -> None:
+    """Its header reads fine; its pixels do not."""
+    whole = corpus.image_bytes(Image.new("L", (400, 300), 255), "PNG")
+    path = pdf_corpus.add("truncated", whole[: len(whole) // 2], ".png")
+    with pytest.raises(ProcessorError) as caught:
+        run_image(run_job, {"source": str(path)})
+    assert caught.value.code == "IMAGE_INVALID", caught.value.message
+    assert "truncated" in caught.value.message
+
+
 def test_too_many_pixels(run_job: Runner, pdf_corpus: Corpus, job_settings: Any) -> None:
     job_settings.JOBCENTER_OCR_MAX_PIXELS = 10_000
     path = pdf_corpus.add(

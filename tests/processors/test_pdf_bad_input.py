@@ -27,7 +27,7 @@ def fails_with(run_job: Runner, parameters: dict[str, Any], code: str) -> Proces
     ("data", "message"),
     [
         (b"Hello, this is plain text and not a PDF at all.", "is not a PDF"),
-        (b"", "is not a PDF"),
+        (b"", "is not a PDF (the file is empty (0 bytes))"),
         (corpus.image_bytes(corpus.Image.new("RGB", (10, 10)), "PNG"), "is not a PDF"),
     ],
 )

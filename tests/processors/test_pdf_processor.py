@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from processors.base import ProcessorError
 from processors.pdf import PdfProcessor
 from processors.pdf.markdown import join_lines
-from processors.pdf.params import PdfParams, parse_pages
+from processors.pdf.params import PdfParams, describe_ranges, parse_pages
 from processors.registry import get_processor
 from processors.testing import RecordingContext
 from tests.processors import corpus
@@ -143,7 +143,9 @@ def test_page_ranges() -> None:
     assert parse_pages("1-3,5", 10) == ([0, 1, 2, 4], [])
     assert parse_pages("8-", 10) == ([7, 8, 9], [])
     assert parse_pages(None, 3) == ([0, 1, 2], [])
-    assert parse_pages("2,12", 10) == ([1], [12])
+    assert parse_pages("2,12", 10) == ([1], [(12, 12)])
+    assert parse_pages("1-999999999,5", 4) == ([0, 1, 2, 3], [(5, 999999999)])
+    assert describe_ranges([(5, 999), (1200, 1200)]) == "5-999, 1200"
     for bad in ("0", "3-1", "a", "1-2-3"):
         with pytest.raises(ValueError):
             parse_pages(bad)
