@@ -329,8 +329,8 @@ def _pdf_date(value: str | None) -> str | None:
     day = day if day != "00" else "01"
     iso = f"{year}-{month}-{day}T{digits[8:10]}:{digits[10:12]}:{digits[12:14]}"
     zone = raw[14:]
-    if zone.startswith("Z"):
-        iso += "Z"
+    if zone.startswith("Z") or zone[:5] in {"+0000", "-0000"}:
+        iso += "Z"  # UTC written as the API writes its own timestamps
     elif zone[:1] in {"+", "-"} and len(zone) >= 5:
         iso += f"{zone[:3]}:{zone[3:5]}"
     return iso

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from processors.base import ProcessorError
 from processors.pdf import PdfProcessor
+from processors.pdf.engines import _pdf_date
 from processors.pdf.markdown import join_lines
 from processors.pdf.params import PdfParams, describe_ranges, parse_pages
 from processors.registry import get_processor
@@ -137,6 +138,14 @@ def test_page_selection(run_job: Runner, pdf_corpus: Corpus) -> None:
     with pytest.raises(ProcessorError) as caught:
         run_job({"source": str(pdf_corpus.path("one_column")), "pages": "9-"})
     assert caught.value.code == "PAGES_OUT_OF_RANGE"
+
+
+def test_pdf_dates_as_iso_8601() -> None:
+    assert _pdf_date("D:20240131120000+01'00'") == "2024-01-31T12:00:00+01:00"
+    assert _pdf_date("D:20240131120000+00'00'") == "2024-01-31T12:00:00Z"
+    assert _pdf_date("D:20240131120000Z") == "2024-01-31T12:00:00Z"
+    assert _pdf_date("D:2024") == "2024-01-01T00:00:00"
+    assert _pdf_date("yesterday") == "yesterday"
 
 
 def test_page_ranges() -> None:
