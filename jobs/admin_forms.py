@@ -132,6 +132,11 @@ class NewJobForm(forms.Form):
             if isinstance(upload, UploadedFile):
                 stored = services.add_upload(upload, upload.name or "upload", owner)
                 params[name] = f"upload:{stored.pk}"
+                # Shown in the text field if the form comes back with an error, so that
+                # the file need not be chosen and sent again (nor stored twice).
+                data = self.data.copy()
+                data[f"p_{name}"] = params[name]
+                self.data = data
                 continue
             value = self.cleaned_data.get(f"p_{name}")
             if value is None or value == "":

@@ -81,6 +81,19 @@ def test_new_job_with_uploaded_pdf(op: Client, operator: User) -> None:
     assert (record.owner, record.filename, record.size) == (operator, "report.pdf", 13)
 
 
+def test_new_job_form_keeps_its_upload_when_it_comes_back_with_an_error(op: Client) -> None:
+    upload = SimpleUploadedFile("report.pdf", b"%PDF-1.4 fake", content_type="application/pdf")
+    fields = {"job_type": "pdf", "create": "1", "priority": "0", "p_pages": "2-1"}
+    html = op.post(NEW_JOB, {**fields, "p_source__file": upload}).content.decode()
+    assert "runs backwards" in html and not Job.objects.exists()
+    stored = Upload.objects.get()
+    assert f'value="upload:{stored.pk}"' in html  # in the source field, to send again
+    response = op.post(NEW_JOB, {**fields, "p_pages": "1", "p_source": f"upload:{stored.pk}"})
+    assert response.status_code == 302
+    assert Job.objects.get().parameters["source"] == f"upload:{stored.pk}"
+    assert Upload.objects.count() == 1
+
+
 def batch_post(**fields: object) -> dict[str, object]:
     return {
         "batch_name": "nightly",
