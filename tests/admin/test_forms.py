@@ -156,7 +156,8 @@ def test_new_batch_from_files(op: Client) -> None:
 def test_new_batch_with_an_invalid_job_creates_nothing(op: Client) -> None:
     rows = json.dumps([{"message": "ok"}, {"steps": 0}, {"nope": 1}])
     html = op.post(NEW_BATCH, batch_post(mode="rows", rows=rows, create="1")).content.decode()
-    assert "3</strong> jobs will be created" in html
+    assert "3</strong> jobs read; nothing can be created while any is invalid" in html
+    assert "will be created" not in html
     assert "Job 2" in html and "Job 3" in html and "Extra inputs are not permitted" in html
     assert 'id="jc-create-batch"' not in html and not Batch.objects.exists()
 
