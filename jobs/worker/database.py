@@ -205,8 +205,15 @@ class DatabaseSide(threading.Thread):
             lease_seconds=config.lease_seconds,
             job_types=config.job_types or None,
             exclude_types=config.exclude_types,
-            exclude_ids=self.worker.held_jobs() + [job.job_id for job in list(self.buffer)],
+            # The jobs the children run (a handful): one set back to pending waits for its
+            # attempt to stop. Waiting ones are not listed (the prefetch can hold hundreds,
+            # and the list costs every claim); one claimed anew replaces its stale copy.
+            exclude_ids=self.worker.held_jobs(),
         )
+        fresh = {job.job_id for job in claimed}
+        for stale in [job for job in list(self.buffer) if job.job_id in fresh]:
+            with contextlib.suppress(ValueError):  # the runner may have taken it meanwhile
+                self.buffer.remove(stale)
         for job in claimed:
             logger.debug("job %s claimed (%s, attempt %d)", job.job_id, job.job_type, job.attempt)
         self.claimed_total += len(claimed)
