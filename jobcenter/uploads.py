@@ -29,16 +29,21 @@ def safe_name(filename: str) -> str:
     return name[:200] or "upload"
 
 
-def store_upload(stream: BinaryIO, filename: str) -> str:
-    """Copy ``stream`` into the upload area and return its reference ``upload:<id>``.
-    Callers serving users go through ``jobs.services.add_upload``, which also records whose
-    upload it is."""
-    upload_id = uuid.uuid4().hex
-    folder = upload_root() / upload_id
+def write_upload(stream: BinaryIO, filename: str) -> Path:
+    """Copy ``stream`` into a new folder of the upload area; the folder's name is the
+    upload's id. Callers serving users go through ``jobs.services.add_upload``, which also
+    records whose upload it is."""
+    folder = upload_root() / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    with (folder / safe_name(filename)).open("wb") as out:
+    path = folder / safe_name(filename)
+    with path.open("wb") as out:
         shutil.copyfileobj(stream, out)
-    return PREFIX + upload_id
+    return path
+
+
+def store_upload(stream: BinaryIO, filename: str) -> str:
+    """Copy ``stream`` into the upload area and return its reference ``upload:<id>``."""
+    return PREFIX + write_upload(stream, filename).parent.name
 
 
 def is_upload_ref(value: str) -> bool:
@@ -53,13 +58,13 @@ def upload_id(ref: str) -> str | None:
 
 def resolve_upload(ref: str) -> Path:
     """The file behind ``upload:<id>``; a malformed or unknown reference is a clear error."""
-    upload_id = ref.removeprefix(PREFIX)
-    if not ref.startswith(PREFIX) or not _ID.match(upload_id):
+    identifier = upload_id(ref)
+    if identifier is None:
         raise ValidationError(
             f"{ref!r} is not an upload reference (upload:<32 hex digits>).",
             details=[{"field": "source", "message": "malformed upload reference"}],
         )
-    folder = upload_root() / upload_id
+    folder = upload_root() / identifier
     files = [path for path in folder.iterdir() if path.is_file()] if folder.is_dir() else []
     if not files:
         raise NotFound(f"Upload {ref!r} does not exist.", details={"source": ref})

@@ -131,7 +131,7 @@ class NewJobForm(forms.Form):
             upload = self.cleaned_data.get(f"p_{name}{FILE_SUFFIX}")
             if isinstance(upload, UploadedFile):
                 stored = services.add_upload(upload, upload.name or "upload", owner)
-                params[name] = f"upload:{stored.pk}"
+                params[name] = stored.reference
                 # Shown in the text field if the form comes back with an error, so that
                 # the file need not be chosen and sent again (nor stored twice).
                 data = self.data.copy()
@@ -232,7 +232,7 @@ class NewBatchForm(forms.Form):
         elif mode == "files":
             refs = self.stored_refs()
             for upload in files:
-                ref = f"upload:{services.add_upload(upload, upload.name or 'upload', owner).pk}"
+                ref = services.add_upload(upload, upload.name or "upload", owner).reference
                 refs.append([ref, upload.name or "upload"])
             self.cleaned_data["upload_refs"] = json.dumps(refs)
             for ref, name in refs:

@@ -669,7 +669,7 @@ def upload_file(request: HttpRequest, file: File[UploadedFile]) -> Status[dict[s
     upload = services.add_upload(file, file.name or "upload", request.auth)  # type: ignore[attr-defined]
     return Status(
         201,
-        {"reference": f"upload:{upload.pk}", "filename": upload.filename, "size": upload.size},
+        {"reference": upload.reference, "filename": upload.filename, "size": upload.size},
     )
 
 

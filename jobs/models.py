@@ -288,4 +288,9 @@ class Upload(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"upload:{self.id} ({self.filename})"
+        return f"{self.reference} ({self.filename})"
+
+    @property
+    def reference(self) -> str:
+        """How job parameters name it: ``upload:<id>``."""
+        return f"upload:{self.id}"

@@ -326,10 +326,9 @@ def reset_fields() -> dict[str, Any]:
 def add_upload(stream: BinaryIO, filename: str, owner: AbstractBaseUser | None) -> Upload:
     """Store an uploaded input file and record whose it is (jobs may only name their
     submitter's own uploads: jobs.access.check_uploads)."""
-    reference = uploads.store_upload(stream, filename)
-    path = uploads.resolve_upload(reference)
+    path = uploads.write_upload(stream, filename)
     return Upload.objects.create(
-        id=reference.removeprefix(uploads.PREFIX),
+        id=path.parent.name,
         owner=owner if owner is not None and owner.pk is not None else None,
         filename=path.name,
         size=path.stat().st_size,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth.models import User
 
+from jobcenter.body_limit import MULTIPART_ENVELOPE_BYTES
 from jobs.api_keys import create_api_key
 from jobs.models import Job
 
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 UPLOAD_LIMIT = 100_000
 REQUEST_LIMIT = 50_000
-ENVELOPE = 64 * 1024  # what the wrapper allows the multipart envelope on top of an upload
+ENVELOPE = MULTIPART_ENVELOPE_BYTES  # what the wrapper allows on top of an upload
 
 
 @pytest.fixture(scope="module")
@@ -216,15 +217,18 @@ def multipart(content: bytes) -> tuple[str, bytes]:
     return f"multipart/form-data; boundary={boundary}", body
 
 
-def test_an_upload_at_the_limit_is_stored(server: tuple[str, int], api_key: str) -> None:
-    content_type, body = multipart(b"y" * UPLOAD_LIMIT)
-    head = post_head(
+def upload_head(api_key: str, content_type: str, length: int) -> str:
+    return post_head(
         "/api/files",
         f"Authorization: Bearer {api_key}",
         f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
+        f"Content-Length: {length}",
     )
-    answer = exchange(server, head, [body])
+
+
+def test_an_upload_at_the_limit_is_stored(server: tuple[str, int], api_key: str) -> None:
+    content_type, body = multipart(b"y" * UPLOAD_LIMIT)
+    answer = exchange(server, upload_head(api_key, content_type, len(body)), [body])
     assert answer.status == 201, answer.body
     stored = answer.json()
     assert stored["reference"].startswith("upload:") and stored["size"] == UPLOAD_LIMIT
@@ -236,13 +240,7 @@ def test_an_upload_over_the_limit_within_the_envelope_is_refused_by_the_view(
     """The wrapper lets it through (it may be envelope); the view's check still counts."""
     content_type, body = multipart(b"y" * (UPLOAD_LIMIT + 1))
     assert len(body) <= UPLOAD_LIMIT + ENVELOPE
-    head = post_head(
-        "/api/files",
-        f"Authorization: Bearer {api_key}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-    )
-    answer = exchange(server, head, [body])
+    answer = exchange(server, upload_head(api_key, content_type, len(body)), [body])
     assert answer.status == 413
     assert error_of(answer)["details"] == {"limit_bytes": UPLOAD_LIMIT}
 
