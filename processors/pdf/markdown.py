@@ -36,6 +36,7 @@ class Paragraph:
     table: Table | None = None
     level: int = 0
     marker: str = ""
+    _text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> float:
@@ -47,7 +48,11 @@ class Paragraph:
         return bool(self.lines) and all(line.bold for line in self.lines)
 
     def text(self) -> str:
-        return join_lines([line.text for line in self.lines])
+        """Joined once: styles, headings, Markdown and plain text each ask for it, after
+        the paragraph's lines are complete."""
+        if self._text is None:
+            self._text = join_lines([line.text for line in self.lines])
+        return self._text
 
 
 def join_lines(texts: list[str]) -> str:
