@@ -189,6 +189,7 @@ class ImageProcessor(Processor):
             Styles,
             furniture_keys,
             page_markdown,
+            page_text,
             plain_text,
             remove_furniture,
         )
@@ -274,11 +275,10 @@ class ImageProcessor(Processor):
                     {"source": source.reference},
                 )
             raise ProcessorError("OCR_FAILED", f"no page could be read (first: {first})")
-        layouts = [done[i][0].layout for i in sorted(done)]
-        keys = furniture_keys(layouts)
-        for index in done:
-            done[index][0].layout = remove_furniture(done[index][0].layout, keys)
-        styles = Styles.of([done[i][0].layout for i in sorted(done)])
+        page_texts = {index: page_text(done[index][0].layout) for index in sorted(done)}
+        keys = furniture_keys(list(page_texts.values()))
+        page_texts = {index: remove_furniture(text, keys) for index, text in page_texts.items()}
+        styles = Styles.of(list(page_texts.values()))
         sections, texts, pages = [], [], []
         for index in indexes:
             number = index + 1
@@ -298,8 +298,8 @@ class ImageProcessor(Processor):
                 )
                 continue
             result, size, took = done[index]
-            sections.append(f"## Page {number}\n\n{page_markdown(result.layout, styles)}")
-            text = plain_text(result.layout)
+            sections.append(f"## Page {number}\n\n{page_markdown(page_texts[index], styles)}")
+            text = plain_text(page_texts[index])
             texts.append(text)
             pages.append(
                 {

@@ -107,9 +107,6 @@ class PageLayout:
     """Lines and tables in reading order."""
     source: str = "native"
     """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
-    paragraphs: list[Any] | None = field(default=None, repr=False, compare=False)
-    """Set by processors/pdf/markdown.py on first use: headings, Markdown and plain text
-    each need the page's paragraphs."""
 
     @property
     def lines(self) -> list[Line]:

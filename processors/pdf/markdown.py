@@ -1,9 +1,12 @@
 """From ordered lines to Markdown: paragraphs, headings, lists and tables, with hyphenation
 repaired and the headers and footers that repeat on every page removed.
 
-Decisions that need the whole document (the body text size that makes a line a heading, the
-lines that repeat on most pages) are taken here, after all pages were read; everything that
-concerns one page only (reading order, tables) was done in the page's own process.
+A page's own part is done where the page was read, in its page process: ``page_text``
+turns its layout into paragraphs plus the little the whole-document decisions need (the
+lines near its top and bottom edges, its characters per text size). The job's process
+then takes those decisions (the lines that repeat on most pages, the body text size that
+makes a line a heading) and writes the Markdown: it never sees a page's lines, which kept
+it busy with a third of the work while the page processes waited.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from processors.pdf.layout import Line, PageLayout, Table
+from processors.pdf.layout import Item, Line, PageLayout, Table
 
 _BULLET = re.compile(
     r"^([\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2"
@@ -26,33 +30,39 @@ _PAGE_NUMBER = re.compile(
 _DIGITS = re.compile(r"\d+")
 _ESCAPE_START = re.compile(r"^(#|>|[-+*]\s|=+$|-+$)")
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
+_SYNTAX_FIRST = frozenset("#>-+*=")
+"""With the digits (``str.isdecimal``), the first characters ``_ESCAPE_START`` and
+``_ORDERED_START`` can match."""
+_LIST_FIRST = frozenset(
+    "\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2\u27a4\u25ba\u25b6\u2713\u2714"
+    "\u00b7*-\u2013\u2014abcdefghijklmnopqrstuvwxyz"
+)
+"""With the digits, the first characters ``_BULLET`` and ``_NUMBERED`` can match."""
 
 
 @dataclass
 class Paragraph:
     kind: str
     """"p", "h" (heading), "li" (bullet item), "ol" (numbered item), "table"."""
-    lines: list[Line] = field(default_factory=list)
-    table: Table | None = None
-    level: int = 0
+    text: str = ""
+    """Its lines joined (hyphenation repaired), the list marker taken off."""
+    size: float = 0.0
+    """The largest text size among its lines."""
+    bold: bool = False
+    """Every line bold."""
+    lines: int = 0
     marker: str = ""
-    _text: str | None = field(default=None, repr=False, compare=False)
+    table: Table | None = None
+    first: int = 0
+    last: int = 0
+    """The indexes of its first and last item in the page's reading order."""
 
-    @property
-    def size(self) -> float:
-        sizes = [line.size for line in self.lines]
-        return max(sizes) if sizes else 0.0
-
-    @property
-    def bold(self) -> bool:
-        return bool(self.lines) and all(line.bold for line in self.lines)
-
-    def text(self) -> str:
-        """Joined once: styles, headings, Markdown and plain text each ask for it, after
-        the paragraph's lines are complete."""
-        if self._text is None:
-            self._text = join_lines([line.text for line in self.lines])
-        return self._text
+    def __reduce__(self) -> tuple[type[Paragraph], tuple[Any, ...]]:
+        """Pickled as its values, like Line: every page sends its paragraphs."""
+        return Paragraph, (
+            self.kind, self.text, self.size, self.bold, self.lines, self.marker, self.table,
+            self.first, self.last,
+        )  # fmt: skip
 
 
 def join_lines(texts: list[str]) -> str:
@@ -73,74 +83,95 @@ def join_lines(texts: list[str]) -> str:
     return out
 
 
-# --- headers and footers ---------------------------------------------------------------------
+# --- a page, in its page process -------------------------------------------------------------
 
 
-def furniture_keys(layouts: list[PageLayout]) -> set[str]:
-    """Texts that repeat near the top or bottom of most pages (digits ignored, so page
-    numbers match), and page-number lines ("Seite 3 von 9", "- 4 -")."""
-    if len(layouts) < 2:
-        return set()
-    seen: Counter[str] = Counter()
-    for layout in layouts:
-        seen.update({_key(line.text) for line in _band_lines(layout)})
-    needed = max(2, math.ceil(0.5 * len(layouts)))
-    return {key for key, count in seen.items() if count >= needed or _PAGE_NUMBER.match(key)}
+@dataclass
+class PageText:
+    """A page as the job's process needs it."""
+
+    source: str
+    """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
+    paragraphs: list[Paragraph]
+    edges: list[tuple[int, str, float, int]]
+    """The lines near the top and bottom edge, where headers and footers are: item index,
+    text as compared across pages (``_key``), rounded size, characters."""
+    sizes: dict[float, int]
+    """Characters per rounded text size, over all lines."""
+    items: list[tuple[Any, ...] | Table]
+    """The items in reading order (lines as tuples, which cost next to nothing to send),
+    to paragraph the page again when a header or footer is removed from the middle of a
+    paragraph."""
 
 
-def _band_lines(layout: PageLayout) -> list[Line]:
+def page_text(layout: PageLayout) -> PageText:
     band = max(0.08 * layout.height, 36.0)
-    return [
-        line for line in layout.lines if line.bottom <= band or line.top >= layout.height - band
-    ]
-
-
-def _key(text: str) -> str:
-    return _DIGITS.sub("#", " ".join(text.lower().split()))
-
-
-def remove_furniture(layout: PageLayout, keys: set[str]) -> PageLayout:
-    if not keys:
-        return layout
-    drop = {id(line) for line in _band_lines(layout) if _key(line.text) in keys}
-    items = [item for item in layout.items if id(item) not in drop]
-    return PageLayout(layout.width, layout.height, items, layout.source)
-
-
-# --- paragraphs ------------------------------------------------------------------------------
-
-
-def paragraphs(layout: PageLayout) -> list[Paragraph]:
-    if layout.paragraphs is None:
-        layout.paragraphs = _paragraphs(layout)
-    return layout.paragraphs
-
-
-def _paragraphs(layout: PageLayout) -> list[Paragraph]:
-    found: list[Paragraph] = []
-    current: Paragraph | None = None
-    previous: Line | None = None
-    for item in layout.items:
+    edges: list[tuple[int, str, float, int]] = []
+    sizes: dict[float, int] = {}
+    items: list[tuple[Any, ...] | Table] = []
+    for index, item in enumerate(layout.items):
         if isinstance(item, Table):
-            found.append(Paragraph("table", table=item))
-            current, previous = None, None
+            items.append(item)
+            continue
+        items.append(item.__reduce__()[1])
+        size = _rounded(item.size)
+        sizes[size] = sizes.get(size, 0) + len(item.text)
+        if item.bottom <= band or item.top >= layout.height - band:
+            edges.append((index, _key(item.text), size, len(item.text)))
+    return PageText(layout.source, _paragraphs(layout.items, layout.source), edges, sizes, items)
+
+
+def _rounded(size: float) -> float:
+    return round(size * 2) / 2
+
+
+def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
+    found: list[Paragraph] = []
+    lines: list[Line] = []
+    kind, marker, first = "p", "", 0
+
+    def close(last: int) -> None:
+        if lines:
+            found.append(
+                Paragraph(
+                    kind,
+                    join_lines([line.text for line in lines]),
+                    max(line.size for line in lines),
+                    all(line.bold for line in lines),
+                    len(lines),
+                    marker,
+                    None,
+                    first,
+                    last,
+                )
+            )
+            lines.clear()
+
+    previous: Line | None = None
+    for index, item in enumerate(items):
+        if isinstance(item, Table):
+            close(index - 1)
+            found.append(Paragraph("table", table=item, first=index, last=index))
+            previous = None
             continue
         line = item
         start = _list_start(line.text)
-        if current is None or start is not None or _breaks(current, previous, line, layout):
-            current = Paragraph("p", [line])
+        if not lines or start is not None or _breaks(previous, line, source):
+            close(index - 1)
+            kind, marker, first = "p", "", index
             if start is not None:
-                current.kind, current.marker = start
-                line = Line(**{**line.__dict__, "text": _strip_marker(line.text)})
-                current.lines = [line]
-            found.append(current)
-        else:
-            current.lines.append(line)
+                kind, marker = start
+                line = Line(*line.__reduce__()[1])
+                line.text = _strip_marker(line.text)
+        lines.append(line)
         previous = item
+    close(len(items) - 1)
     return found
 
 
 def _list_start(text: str) -> tuple[str, str] | None:
+    if text[:1] not in _LIST_FIRST and not text[:1].isdecimal():
+        return None
     if _BULLET.match(text):
         return "li", "-"
     match = _NUMBERED.match(text)
@@ -157,16 +188,68 @@ def _strip_marker(text: str) -> str:
     return match.group(3) if match else text
 
 
-def _breaks(current: Paragraph, previous: Line | None, line: Line, layout: PageLayout) -> bool:
+def _breaks(previous: Line | None, line: Line, source: str) -> bool:
     if previous is None or line.region != previous.region:
         return True
-    if layout.source == "ocr":
+    if source == "ocr":
         return False  # Tesseract's paragraphs are the regions
     size = max(previous.size, line.size, 1.0)
     pitch = line.baseline - previous.baseline
     if pitch <= 0 or pitch > 1.55 * size:
         return True
     return abs(line.size - previous.size) > 0.15 * size or line.bold != previous.bold
+
+
+# --- headers and footers ---------------------------------------------------------------------
+
+
+def furniture_keys(pages: list[PageText]) -> set[str]:
+    """Texts that repeat near the top or bottom of most pages (digits ignored, so page
+    numbers match), and page-number lines ("Seite 3 von 9", "- 4 -")."""
+    if len(pages) < 2:
+        return set()
+    seen: Counter[str] = Counter()
+    for page in pages:
+        seen.update({key for _, key, _, _ in page.edges})
+    needed = max(2, math.ceil(0.5 * len(pages)))
+    return {key for key, count in seen.items() if count >= needed or _PAGE_NUMBER.match(key)}
+
+
+def _key(text: str) -> str:
+    return _DIGITS.sub("#", " ".join(text.lower().split()))
+
+
+def remove_furniture(page: PageText, keys: set[str]) -> PageText:
+    """The page without its lines near the edges whose text is in ``keys``. Headers and
+    footers are paragraphs of their own at the start or end of the page, so their
+    paragraphs are simply left out; only when one shares a paragraph with the body, or sits
+    between paragraphs of the body, is the page paragraphed again without it."""
+    drop = {index for index, key, _, _ in page.edges if key in keys}
+    if not drop:
+        return page
+    sizes = Counter(page.sizes)
+    for index, _, size, chars in page.edges:
+        if index in drop:
+            sizes[size] -= chars
+    sizes = +sizes  # sizes only the removed lines had are gone
+    edges = [edge for edge in page.edges if edge[0] not in drop]
+    kept = [
+        number
+        for number, paragraph in enumerate(page.paragraphs)
+        if not drop.issuperset(range(paragraph.first, paragraph.last + 1))
+    ]
+    removed = sum(
+        paragraph.last - paragraph.first + 1
+        for number, paragraph in enumerate(page.paragraphs)
+        if number not in kept
+    )
+    if removed == len(drop) and kept == list(range(kept[0], kept[-1] + 1) if kept else []):
+        paragraphs = [page.paragraphs[number] for number in kept]
+        return PageText(page.source, paragraphs, edges, dict(sizes), page.items)
+    items = [item for index, item in enumerate(page.items) if index not in drop]
+    lines = [item if isinstance(item, Table) else Line(*item) for item in items]
+    edges = []  # their indexes changed; they served this decision and are not used again
+    return PageText(page.source, _paragraphs(lines, page.source), edges, dict(sizes), items)
 
 
 # --- headings --------------------------------------------------------------------------------
@@ -181,42 +264,42 @@ class Styles:
     heading_sizes: dict[str, list[float]]
 
     @classmethod
-    def of(cls, layouts: list[PageLayout]) -> Styles:
+    def of(cls, pages: list[PageText]) -> Styles:
         counts: dict[str, Counter[float]] = {}
-        for layout in layouts:
-            counter = counts.setdefault(layout.source, Counter())
-            for line in layout.lines:
-                counter[round(line.size * 2) / 2] += len(line.text)
+        for page in pages:
+            counts.setdefault(page.source, Counter()).update(page.sizes)
         body = {
-            source: counter.most_common(1)[0][0] for source, counter in counts.items() if counter
+            source: counter.most_common(1)[0][0] for source, counter in counts.items() if +counter
         }
         headings: dict[str, set[float]] = {}
-        for layout in layouts:
-            for paragraph in paragraphs(layout):
+        for page in pages:
+            for paragraph in page.paragraphs:
                 if paragraph.kind == "p" and _large(
-                    paragraph, body.get(layout.source, 0), layout.source
+                    paragraph, body.get(page.source, 0), page.source
                 ):
-                    headings.setdefault(layout.source, set()).add(round(paragraph.size * 2) / 2)
+                    headings.setdefault(page.source, set()).add(_rounded(paragraph.size))
         return cls(
             body, {source: sorted(sizes, reverse=True) for source, sizes in headings.items()}
         )
 
     def heading_level(self, paragraph: Paragraph, source: str) -> int:
         """3 for the largest heading size (``## Page N`` is level 2), down to 6; 0: none."""
+        if paragraph.kind != "p" or paragraph.lines > 3:  # the usual paragraph: at once
+            return 0
         body = self.body.get(source, 0.0)
-        text = paragraph.text()
-        if paragraph.kind != "p" or not text or len(text) > 200:
+        text = paragraph.text
+        if not text or len(text) > 200:
             return 0
         sizes = self.heading_sizes.get(source, [])
         if _large(paragraph, body, source):
             if source == "ocr":  # sizes measured from pixels: only coarse steps are reliable
                 return 3 if paragraph.size >= 1.8 * body else 4
-            rank = sizes.index(round(paragraph.size * 2) / 2)
+            rank = sizes.index(_rounded(paragraph.size))
             return min(6, 3 + rank)
         if (
             source == "native"
             and paragraph.bold
-            and len(paragraph.lines) == 1
+            and paragraph.lines == 1
             and len(text) <= 100
             and text[-1] not in ".,;:"
             and not text[0].islower()
@@ -227,16 +310,16 @@ class Styles:
 
 
 def _large(paragraph: Paragraph, body: float, source: str) -> bool:
-    if body <= 0 or len(paragraph.lines) > 3:
+    if body <= 0 or paragraph.lines > 3:
         return False
     factor = 1.15 if source == "native" else 1.35
-    return paragraph.size >= factor * body and len(paragraph.text()) <= 200
+    return paragraph.size >= factor * body and len(paragraph.text) <= 200
 
 
 # --- Markdown --------------------------------------------------------------------------------
 
 
-def page_markdown(layout: PageLayout, styles: Styles) -> str:
+def page_markdown(page: PageText, styles: Styles) -> str:
     blocks: list[str] = []
     items: list[str] = []
 
@@ -245,23 +328,23 @@ def page_markdown(layout: PageLayout, styles: Styles) -> str:
             blocks.append("\n".join(items))
             items.clear()
 
-    for paragraph in paragraphs(layout):
+    for paragraph in page.paragraphs:
         if paragraph.kind == "li":
-            items.append(f"- {paragraph.text()}")
+            items.append(f"- {paragraph.text}")
             continue
         if paragraph.kind == "ol":
             number = paragraph.marker[:-1]
             if number.isdigit():
-                items.append(f"{number}. {paragraph.text()}")
+                items.append(f"{number}. {paragraph.text}")
             else:
-                items.append(f"- {paragraph.marker} {paragraph.text()}")
+                items.append(f"- {paragraph.marker} {paragraph.text}")
             continue
         flush_list()
         if paragraph.kind == "table" and paragraph.table is not None:
             blocks.append(table_markdown(paragraph.table.rows))
             continue
-        text = paragraph.text()
-        level = styles.heading_level(paragraph, layout.source)
+        text = paragraph.text
+        level = styles.heading_level(paragraph, page.source)
         if level:
             blocks.append("#" * level + " " + text)
         else:
@@ -273,6 +356,8 @@ def page_markdown(layout: PageLayout, styles: Styles) -> str:
 def _escape(text: str) -> str:
     """Keep a paragraph from reading as Markdown syntax: ``2020. Das`` is not a list item,
     ``# 1`` not a heading (CommonMark escapes punctuation only, hence ``2020\\.``)."""
+    if text[:1] not in _SYNTAX_FIRST and not text[:1].isdecimal():
+        return text
     match = _ORDERED_START.match(text)
     if match:
         return f"{match.group(1)}\\{text[len(match.group(1)) :]}"
@@ -290,15 +375,15 @@ def table_markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def plain_text(layout: PageLayout) -> str:
+def plain_text(page: PageText) -> str:
     """Paragraphs as plain text, blank-line separated (for ``page_texts``)."""
     out = []
-    for paragraph in paragraphs(layout):
+    for paragraph in page.paragraphs:
         if paragraph.kind == "table" and paragraph.table is not None:
             out.append("\n".join("\t".join(row) for row in paragraph.table.rows))
         elif paragraph.kind in {"li", "ol"}:
             marker = paragraph.marker if paragraph.kind == "ol" else "\u2022"
-            out.append(f"{marker} {paragraph.text()}")
+            out.append(f"{marker} {paragraph.text}")
         else:
-            out.append(paragraph.text())
+            out.append(paragraph.text)
     return "\n\n".join(out)

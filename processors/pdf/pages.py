@@ -17,6 +17,7 @@ import pypdfium2 as pdfium
 
 from processors.pdf.engines import PdfiumPages, PdfminerPages
 from processors.pdf.layout import PageLayout
+from processors.pdf.markdown import PageText, page_text
 from processors.pdf.ocr import ocr_image
 from processors.pdf.quality import judge
 
@@ -49,8 +50,8 @@ class PageOptions:
 @dataclass
 class PageResult:
     index: int
-    native: PageLayout | None = None
-    ocr: PageLayout | None = None
+    native: PageText | None = None
+    ocr: PageText | None = None
     ocr_confidence: float | None = None
     ocr_words: int = 0
     used: list[str] = field(default_factory=list)
@@ -83,12 +84,10 @@ class PageHandler:
         options = self.options
         result = PageResult(index)
         method = options.method
-        if method in NATIVE_METHODS:
-            self._native(index, result)
+        native = self._native(index, result) if method in NATIVE_METHODS else None
         need_ocr = method in OCR_METHODS
         if method == "auto":
-            text = result.native.text() if result.native else ""
-            verdict = judge(text, self.pdfium.image_coverage(index))
+            verdict = judge(native.text() if native else "", self.pdfium.image_coverage(index))
             result.reason = verdict.reason
             need_ocr = verdict.needs_ocr or (verdict.reason == "blank" and self._has_ink(index))
             if need_ocr and verdict.reason == "blank":
@@ -99,13 +98,14 @@ class PageHandler:
                     "not installed"
                 )
                 need_ocr = False
-        if need_ocr:
-            self._ocr(index, result)
-        if method == "auto" and need_ocr and result.ocr is not None:
-            result.native = None  # the text layer was judged unusable
-        if result.native is not None:
+        ocr = self._ocr(index, result) if need_ocr else None
+        if method == "auto" and ocr is not None:
+            native = None  # the text layer was judged unusable
+        if native is not None:
+            result.native = page_text(native)
             result.used.append("native")
-        if result.ocr is not None:
+        if ocr is not None:
+            result.ocr = page_text(ocr)
             result.used.append("ocr")
         if options.include_previews or method in {"preview", "preview_and_native"}:
             result.preview = self._png(index, options.preview_dpi, result, "preview")
@@ -121,13 +121,13 @@ class PageHandler:
         result.seconds = round(time.monotonic() - started, 4)
         return result
 
-    def _native(self, index: int, result: PageResult) -> None:
+    def _native(self, index: int, result: PageResult) -> PageLayout | None:
         if self.options.engine == "pdfminer":
             if self.pdfminer is not None:
                 try:
-                    result.native = self.pdfminer.layout(index)
+                    layout = self.pdfminer.layout(index)
                     result.engine = "pdfminer"
-                    return
+                    return layout
                 except RecursionError:
                     result.warnings.append("pdfminer: nested too deeply; pdfium's text used")
                 except Exception as exc:
@@ -139,10 +139,12 @@ class PageHandler:
                     f"pdfminer cannot read the document ({self.pdfminer_error}); pdfium's text used"
                 )
         try:
-            result.native = self.pdfium.layout(index)
-            result.engine = "pdfium"
+            layout = self.pdfium.layout(index)
         except Exception as exc:
             result.warnings.append(f"the text layer cannot be read ({type(exc).__name__}: {exc})")
+            return None
+        result.engine = "pdfium"
+        return layout
 
     def _has_ink(self, index: int) -> bool:
         """Text drawn as outlines has no text layer but shows on a quick low-res render."""
@@ -151,11 +153,11 @@ class PageHandler:
         dark = sum(histogram[:160])
         return dark > 0.002 * max(1, image.width * image.height)
 
-    def _ocr(self, index: int, result: PageResult) -> None:
+    def _ocr(self, index: int, result: PageResult) -> PageLayout | None:
         options = self.options
         if options.tesseract is None:
             result.warnings.append("OCR skipped: Tesseract is not installed")
-            return
+            return None
         try:
             image, dpi = self.pdfium.render(
                 index, options.ocr_dpi, grayscale=True, max_pixels=options.max_pixels
@@ -174,13 +176,13 @@ class PageHandler:
             )
         except subprocess.TimeoutExpired:
             result.warnings.append(f"OCR took more than {options.page_seconds:g} s and was stopped")
-            return
+            return None
         except (RuntimeError, OSError, pdfium.PdfiumError) as exc:
             result.warnings.append(f"OCR failed: {exc}")
-            return
-        result.ocr = ocr.layout
+            return None
         result.ocr_confidence = ocr.confidence
         result.ocr_words = ocr.words
+        return ocr.layout
 
     def _png(self, index: int, dpi: int, result: PageResult, what: str) -> bytes:
         image, used = self.pdfium.render(

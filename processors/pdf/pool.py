@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import multiprocessing
 import os
 import resource
@@ -30,6 +31,13 @@ class PageHandlerFactory(Protocol):
     """Picklable; called once in each page process to open the document there."""
 
     def __call__(self) -> Callable[[int], Any]: ...
+
+
+REPORT_SECONDS = 0.05
+"""Page processes send what they did in batches, at least this often and at the end of each
+chunk: a fast page costs the job's process less than a message of its own would. Which page
+a process is on is in shared memory instead, so a page that hangs or crashes it is still
+named exactly (the pages it had done but not yet sent are done again)."""
 
 
 class PoolFatal(Exception):
@@ -55,9 +63,14 @@ def _virtual_memory_bytes() -> int:
         return 0
 
 
-def _page_process(conn: Connection, factory: PageHandlerFactory, memory_mb: int) -> None:
+def _page_process(
+    conn: Connection, factory: PageHandlerFactory, memory_mb: int, running: Any
+) -> None:
     os.setpgid(0, 0)  # its own process group: a timeout kills Tesseract with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # What came with the fork stays out of the garbage collector's walks: a full collection
+    # would touch (and so copy) every inherited object, for nothing.
+    gc.freeze()
     faulthandler.disable()  # a crash is reported by the job's process, once, as a warning
     if memory_mb > 0:
         limit = _virtual_memory_bytes() + memory_mb * 1024 * 1024
@@ -66,8 +79,10 @@ def _page_process(conn: Connection, factory: PageHandlerFactory, memory_mb: int)
     try:
         handler = factory()
     except BaseException as exc:
-        conn.send(("fatal", -1, f"{type(exc).__name__}: {exc}"))
+        conn.send([("fatal", -1, f"{type(exc).__name__}: {exc}")])
         return
+    reports: list[tuple[str, int, Any]] = []
+    sent = time.monotonic()
     while True:
         try:
             chunk = conn.recv()
@@ -76,26 +91,30 @@ def _page_process(conn: Connection, factory: PageHandlerFactory, memory_mb: int)
         if chunk is None:
             return
         for index in chunk:
+            running.value = index  # read by the job's process if this page never returns
             try:
-                result = handler(index)
+                reports.append(("done", index, handler(index)))
             except MemoryError:
-                conn.send(
-                    ("error", index, f"ran out of memory (page process limit {memory_mb} MB)")
-                )
+                limit = f"ran out of memory (page process limit {memory_mb} MB)"
+                conn.send([*reports, ("error", index, limit)])
                 return
             except RecursionError:
-                conn.send(("error", index, "nested too deeply to read"))
-                continue
+                reports.append(("error", index, "nested too deeply to read"))
             except Exception as exc:
-                conn.send(("error", index, f"{type(exc).__name__}: {exc}"))
-                continue
-            conn.send(("done", index, result))
+                reports.append(("error", index, f"{type(exc).__name__}: {exc}"))
+            if time.monotonic() - sent >= REPORT_SECONDS:
+                conn.send(reports)
+                reports, sent = [], time.monotonic()
+        conn.send(reports)
+        reports, sent = [], time.monotonic()
 
 
 @dataclass
 class _Slot:
     process: multiprocessing.process.BaseProcess
     conn: Connection
+    running: Any = None
+    """The index of the page the process is on (a shared integer)."""
     chunk: deque[int] = field(default_factory=deque)
     deadline: float = float("inf")
 
@@ -137,27 +156,32 @@ def run_pages(
 
     def start() -> _Slot:
         parent, child = context.Pipe()
+        running = context.Value("q", -1, lock=False)
         process = context.Process(
             target=_page_process,
-            args=(child, factory, memory_mb),
+            args=(child, factory, memory_mb, running),
             name="jobcenter-pdf-page",
             daemon=True,
         )
         process.start()
         child.close()
-        return _Slot(process, parent)
+        return _Slot(process, parent, running)
 
     def give_work(slot: _Slot) -> None:
-        if queue and not slot.chunk:
+        """Keep a second chunk waiting in each process's pipe, so that it goes on with the
+        next pages at once instead of waiting for the job's process to read its report."""
+        while queue and len(slot.chunk) <= size:
             chunk = queue.popleft()
+            if not slot.chunk:
+                slot.deadline = time.monotonic() + page_seconds
             slot.chunk.extend(chunk)
-            slot.deadline = time.monotonic() + page_seconds
             slot.conn.send(chunk)
 
     def lose_page(slot: _Slot, message: str) -> None:
         """The page ``slot`` was on is lost; the rest of its chunk goes to a fresh process."""
-        index = slot.chunk.popleft() if slot.chunk else None
-        rest = list(slot.chunk)
+        running = slot.running.value
+        index = running if running in slot.chunk else (slot.chunk[0] if slot.chunk else None)
+        rest = [other for other in slot.chunk if other != index]
         slot.kill()
         if index is not None and index in remaining:
             remaining.discard(index)
@@ -196,39 +220,41 @@ def run_pages(
                 if slot is None:
                     continue
                 try:
-                    kind, index, payload = conn.recv()
+                    reports = conn.recv()
                 except (EOFError, OSError):
                     slot.process.join(timeout=1)
                     code = slot.process.exitcode
                     reason = _exit_reason(code)
                     lose_page(slot, f"crashed the page process ({reason})")
                     continue
-                if kind == "fatal":
-                    raise PoolFatal(payload)
-                if slot.chunk and slot.chunk[0] == index:
-                    slot.chunk.popleft()
-                else:
-                    slot.chunk = deque(i for i in slot.chunk if i != index)
                 slot.deadline = time.monotonic() + page_seconds
-                if index in remaining:
-                    remaining.discard(index)
-                    if kind == "done":
-                        on_result(index, payload)
+                for kind, index, payload in reports:
+                    if kind == "fatal":
+                        raise PoolFatal(payload)
+                    if slot.chunk and slot.chunk[0] == index:
+                        slot.chunk.popleft()
                     else:
-                        on_failure(index, payload)
-                if kind == "error" and "out of memory" in str(payload):
-                    rest = list(slot.chunk)
-                    slot.chunk.clear()
-                    slot.kill()
-                    slots.remove(slot)
-                    if rest:
-                        queue.appendleft(rest)
-                    if remaining and len(slots) < workers:
-                        fresh = start()
-                        slots.append(fresh)
-                        give_work(fresh)
-                    continue
-                give_work(slot)
+                        slot.chunk = deque(i for i in slot.chunk if i != index)
+                    if index in remaining:
+                        remaining.discard(index)
+                        if kind == "done":
+                            on_result(index, payload)
+                        else:
+                            on_failure(index, payload)
+                    if kind == "error" and "out of memory" in str(payload):
+                        rest = list(slot.chunk)
+                        slot.chunk.clear()
+                        slot.kill()
+                        slots.remove(slot)
+                        if rest:
+                            queue.appendleft(rest)
+                        if remaining and len(slots) < workers:
+                            fresh = start()
+                            slots.append(fresh)
+                            give_work(fresh)
+                        break
+                else:
+                    give_work(slot)
         return True
     finally:
         for slot in slots:

@@ -310,25 +310,16 @@ class PdfProcessor(Processor):
         )
 
         method = params.extraction_method
-        layouts = [
-            layout
-            for page in outcome.results.values()
-            for layout in (page.native, page.ocr)
-            if layout is not None
-        ]
-        keys = furniture_keys(layouts)
+        keys = furniture_keys(
+            [text for page in outcome.results.values() for text in (page.native, page.ocr) if text]
+        )
         for page in outcome.results.values():
             if page.native is not None:
                 page.native = remove_furniture(page.native, keys)
             if page.ocr is not None:
                 page.ocr = remove_furniture(page.ocr, keys)
         styles = Styles.of(
-            [
-                layout
-                for page in outcome.results.values()
-                for layout in (page.native, page.ocr)
-                if layout is not None
-            ]
+            [text for page in outcome.results.values() for text in (page.native, page.ocr) if text]
         )
         sections: list[str] = []
         page_texts: list[str] = []
@@ -356,12 +347,12 @@ class PdfProcessor(Processor):
             parts: list[str] = []
             texts: list[str] = []
             both = page.native is not None and page.ocr is not None
-            for label, layout in (("Text layer", page.native), ("OCR", page.ocr)):
-                if layout is None:
+            for label, text in (("Text layer", page.native), ("OCR", page.ocr)):
+                if text is None:
                     continue
-                body = page_markdown(layout, styles)
+                body = page_markdown(text, styles)
                 parts.append(f"### {label}\n\n{body}" if both else body)
-                texts.append(plain_text(layout))
+                texts.append(plain_text(text))
             if llm is not None and page.page_image is not None:
                 try:
                     body = llm.page_to_markdown(

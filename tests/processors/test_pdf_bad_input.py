@@ -176,12 +176,44 @@ def test_a_page_that_kills_its_process_costs_only_that_page(
     assert "signal SIGSEGV" in results["pages"][0]["warnings"][0]
 
 
+def test_a_crash_after_pages_done_but_not_yet_reported_names_the_page_that_crashed(
+    run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Page processes report fast pages in batches; the first two pages are done and not
+    yet sent when the third kills the process: the third is the one lost, the first two
+    are read again by the next process."""
+    original = PdfiumPages.layout
+
+    def layout(self: PdfiumPages, index: int) -> Any:
+        if index == 2:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return original(self, index)
+
+    monkeypatch.setattr(PdfiumPages, "layout", layout)
+    monkeypatch.setattr("processors.pdf.pool.REPORT_SECONDS", 3600.0)
+    job_settings.JOBCENTER_PDF_WORKERS = 1  # 12 pages: chunks of 3, the first is 1-3
+    path = pdf_corpus.add("twelve", corpus.one_column(12, seed=12).pdf)
+    results, _ = run_job({"source": str(path)})
+    methods = [page["method"] for page in results["pages"]]
+    assert methods == ["native", "native", "failed"] + ["native"] * 9
+    assert "signal SIGSEGV" in results["pages"][2]["warnings"][0]
+    assert all(results["page_texts"][:2])
+
+
 def test_a_document_past_the_job_timeout_fails_before_the_worker_kills_it(
     run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Every page is within its own budget (60 s), but the job's timeout (from
-    # JOBCENTER_PROCESSOR_LIMITS, as the worker applies it) runs out first.
-    monkeypatch.setattr(PdfiumPages, "layout", _slow_on_second_page(PdfiumPages.layout))
+    # JOBCENTER_PROCESSOR_LIMITS, as the worker applies it) runs out first. The first page
+    # takes longer than REPORT_SECONDS, so it is reported before the second one hangs.
+    original = _slow_on_second_page(PdfiumPages.layout)
+
+    def layout(self: PdfiumPages, index: int) -> Any:
+        if index == 0:
+            time.sleep(0.2)
+        return original(self, index)
+
+    monkeypatch.setattr(PdfiumPages, "layout", layout)
     job_settings.JOBCENTER_PROCESSOR_LIMITS = {"pdf": {"timeout": 3}}
     job_settings.JOBCENTER_PDF_WORKERS = 1
     started = time.monotonic()
