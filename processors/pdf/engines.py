@@ -55,20 +55,27 @@ class PdfiumPages:
     # -- text ---------------------------------------------------------------------------
 
     def layout(self, index: int) -> PageLayout:
-        page = self.document[index]
+        """Raw calls for the page and its text page: pypdfium2's wrappers (a finalizer and
+        a parent link per object) cost a tenth of what pdfium itself takes here."""
+        page = pdfium_c.FPDF_LoadPage(self.document.raw, index)
+        if not page:
+            raise pdfium.PdfiumError(f"Failed to load page {index + 1}.")
         try:
-            width, height = page.get_size()
-            textpage = page.get_textpage()
+            width = pdfium_c.FPDF_GetPageWidthF(page)
+            height = pdfium_c.FPDF_GetPageHeightF(page)
+            textpage = pdfium_c.FPDFText_LoadPage(page)
+            if not textpage:
+                raise pdfium.PdfiumError(f"Failed to load the text of page {index + 1}.")
             try:
                 lines = self._lines(textpage, height)
             finally:
-                textpage.close()
+                pdfium_c.FPDFText_ClosePage(textpage)
             rules = self._rules(page, height)
         finally:
-            page.close()
+            pdfium_c.FPDF_ClosePage(page)
         return PageLayout(width, height, reading_order(lines, rules), "native")
 
-    def _lines(self, textpage: pdfium.PdfTextPage, height: float) -> list[Line]:
+    def _lines(self, raw: Any, height: float) -> list[Line]:
         """Text runs (pdfium's "rects": one per text object and line) with their text.
 
         The page's text is read with one call and cut at pdfium's line breaks; each line's
@@ -77,7 +84,6 @@ class PdfiumPages:
         inside each run's box instead scans the whole page once per run, which made this
         engine four times slower than pdfium's own text extraction.
         """
-        raw = textpage.raw
         count = pdfium_c.FPDFText_CountChars(raw)
         if count <= 0:
             return []
@@ -87,7 +93,7 @@ class PdfiumPages:
         )
         text = buffer.raw[: 2 * max(written - 1, 0)].decode("utf-16-le", errors="replace")
         if len(text) != count:  # characters outside the BMP: indexes no longer match
-            return self._lines_by_box(textpage, height)
+            return self._lines_by_box(raw, height)
         return self._runs(raw, text, height)
 
     @staticmethod
@@ -166,19 +172,19 @@ class PdfiumPages:
         count_rects(raw, start, end - start)
         return list(itertools.pairwise(firsts))
 
-    def _lines_by_box(self, textpage: pdfium.PdfTextPage, height: float) -> list[Line]:
+    def _lines_by_box(self, raw: Any, height: float) -> list[Line]:
         """The slow way, for pages whose text indexes differ from character indexes: the
         text inside each run's box."""
-        raw = textpage.raw
         lines: list[Line] = []
-        for number in range(textpage.count_rects()):
-            box = textpage.get_rect(number)
-            text = clean_text(textpage.get_text_bounded(*box))
+        left, top, right, bottom = cells = [ctypes.c_double() for _ in range(4)]
+        for number in range(pdfium_c.FPDFText_CountRects(raw, 0, -1)):
+            pdfium_c.FPDFText_GetRect(raw, number, *(ctypes.byref(cell) for cell in cells))
+            box = (left.value, bottom.value, right.value, top.value)
+            text = clean_text(_bounded_text(raw, left.value, top.value, right.value, bottom.value))
             if not text:
                 continue
-            left, bottom, _, top = box
             index = pdfium_c.FPDFText_GetCharIndexAtPos(
-                raw, left + 0.5, (top + bottom) / 2, 2.0, (top - bottom) / 2 + 1
+                raw, box[0] + 0.5, (box[3] + box[1]) / 2, 2.0, (box[3] - box[1]) / 2 + 1
             )
             lines.append(self._line(raw, text, index, box, height))
         return lines
@@ -205,7 +211,7 @@ class PdfiumPages:
             size = max(top - bottom, 1.0)
         return Line(text, left, height - top, right, height - bottom, height - baseline, size, bold)
 
-    def _rules(self, page: pdfium.PdfPage, height: float) -> list[Rule]:
+    def _rules(self, page: Any, height: float) -> list[Rule]:
         rules = []
         for left, bottom, right, top in _object_bounds(page, pdfium_c.FPDF_PAGEOBJ_PATH, 1):
             rule = Rule(left, height - top, right, height - bottom)
@@ -222,7 +228,9 @@ class PdfiumPages:
             width, height = page.get_size()
             area = max(width * height, 1.0)
             best = 0.0
-            for left, bottom, right, top in _object_bounds(page, pdfium_c.FPDF_PAGEOBJ_IMAGE, 2):
+            for left, bottom, right, top in _object_bounds(
+                page.raw, pdfium_c.FPDF_PAGEOBJ_IMAGE, 2
+            ):
                 w = max(0.0, min(right, width) - max(left, 0.0))
                 h = max(0.0, min(top, height) - max(bottom, 0.0))
                 best = max(best, w * h / area)
@@ -298,12 +306,24 @@ class PdfiumPages:
         }
 
 
+def _bounded_text(raw: Any, left: float, top: float, right: float, bottom: float) -> str:
+    """The text inside a box (UTF-16 units: any characters)."""
+    units = pdfium_c.FPDFText_GetBoundedText(raw, left, top, right, bottom, None, 0)
+    if units <= 0:
+        return ""
+    buffer = ctypes.create_string_buffer(2 * units)
+    pointer = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort))
+    pdfium_c.FPDFText_GetBoundedText(raw, left, top, right, bottom, pointer, units)
+    return buffer.raw.decode("utf-16-le", errors="ignore")
+
+
 def _object_bounds(
-    page: pdfium.PdfPage, kind: int, max_depth: int
+    page: Any, kind: int, max_depth: int
 ) -> Iterator[tuple[float, float, float, float]]:
-    """Page-space bounds (left, bottom, right, top) of the page's objects of one ``kind``,
-    looking into form objects down to ``max_depth`` (pdfium gives the bounds of an object
-    inside a form in the form's space: they are mapped through the form's matrix). Raw
+    """Page-space bounds (left, bottom, right, top) of the objects of one ``kind`` on a page
+    (a raw ``FPDF_PAGE``), looking into form objects down to ``max_depth`` (pdfium gives
+    the bounds of an object inside a form in the form's space: they are mapped through the
+    form's matrix). Raw
     calls: pypdfium2's ``get_objects()`` wraps every object of the page in a Python
     object, which on a text page cost as much as reading the text."""
     cells = [ctypes.c_float() for _ in range(4)]
@@ -313,12 +333,12 @@ def _object_bounds(
     while pending:
         form, depth, matrix = pending.pop()
         if form is None:
-            count = pdfium_c.FPDFPage_CountObjects(page.raw)
+            count = pdfium_c.FPDFPage_CountObjects(page)
         else:
             count = pdfium_c.FPDFFormObj_CountObjects(form)
         for number in range(count):
             if form is None:
-                obj = pdfium_c.FPDFPage_GetObject(page.raw, number)
+                obj = pdfium_c.FPDFPage_GetObject(page, number)
             else:
                 obj = pdfium_c.FPDFFormObj_GetObject(form, number)
             found = pdfium_c.FPDFPageObj_GetType(obj)
