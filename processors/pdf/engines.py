@@ -70,10 +70,20 @@ class PdfiumPages:
                 lines = self._lines(textpage, height)
             finally:
                 pdfium_c.FPDFText_ClosePage(textpage)
-            rules = self._rules(page, height)
+            rules: list[Rule] = []
+            images = []
+            for kind, (left, bottom, right, top) in _object_bounds(page, _RULES_AND_IMAGES):
+                if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                    images.append((left, bottom, right, top))
+                    continue
+                rule = Rule(left, height - top, right, height - bottom)
+                if rule.horizontal or rule.vertical:
+                    rules.append(rule)
         finally:
             pdfium_c.FPDF_ClosePage(page)
-        return PageLayout(width, height, reading_order(lines, rules), "native")
+        layout = PageLayout(width, height, reading_order(lines, rules), "native")
+        layout.image_coverage = _coverage(images, width, height)
+        return layout
 
     def _lines(self, raw: Any, height: float) -> list[Line]:
         """Text runs (pdfium's "rects": one per text object and line) with their text.
@@ -211,30 +221,16 @@ class PdfiumPages:
             size = max(top - bottom, 1.0)
         return Line(text, left, height - top, right, height - bottom, height - baseline, size, bold)
 
-    def _rules(self, page: Any, height: float) -> list[Rule]:
-        rules = []
-        for left, bottom, right, top in _object_bounds(page, pdfium_c.FPDF_PAGEOBJ_PATH, 1):
-            rule = Rule(left, height - top, right, height - bottom)
-            if rule.horizontal or rule.vertical:
-                rules.append(rule)
-        return rules
-
     # -- pictures -----------------------------------------------------------------------
 
     def image_coverage(self, index: int) -> float:
-        """Share of the page covered by images (the largest one): near 1 for a scan."""
+        """Share of the page covered by images (the largest one): near 1 for a scan.
+        (``layout()`` measures it too, on the way.)"""
         page = self.document[index]
         try:
             width, height = page.get_size()
-            area = max(width * height, 1.0)
-            best = 0.0
-            for left, bottom, right, top in _object_bounds(
-                page.raw, pdfium_c.FPDF_PAGEOBJ_IMAGE, 2
-            ):
-                w = max(0.0, min(right, width) - max(left, 0.0))
-                h = max(0.0, min(top, height) - max(bottom, 0.0))
-                best = max(best, w * h / area)
-            return min(best, 1.0)
+            images = _object_bounds(page.raw, {pdfium_c.FPDF_PAGEOBJ_IMAGE: 2})
+            return _coverage([box for _, box in images], width, height)
         finally:
             page.close()
 
@@ -317,17 +313,23 @@ def _bounded_text(raw: Any, left: float, top: float, right: float, bottom: float
     return buffer.raw.decode("utf-16-le", errors="ignore")
 
 
+_RULES_AND_IMAGES = {pdfium_c.FPDF_PAGEOBJ_PATH: 1, pdfium_c.FPDF_PAGEOBJ_IMAGE: 2}
+"""Paths on the page itself (ruling lines), images also inside forms (scans are often
+wrapped in one)."""
+
+
 def _object_bounds(
-    page: Any, kind: int, max_depth: int
-) -> Iterator[tuple[float, float, float, float]]:
-    """Page-space bounds (left, bottom, right, top) of the objects of one ``kind`` on a page
-    (a raw ``FPDF_PAGE``), looking into form objects down to ``max_depth`` (pdfium gives
-    the bounds of an object inside a form in the form's space: they are mapped through the
-    form's matrix). Raw
-    calls: pypdfium2's ``get_objects()`` wraps every object of the page in a Python
-    object, which on a text page cost as much as reading the text."""
+    page: Any, depths: dict[int, int]
+) -> Iterator[tuple[int, tuple[float, float, float, float]]]:
+    """Page-space bounds (left, bottom, right, top) of the objects of the kinds in
+    ``depths`` on a page (a raw ``FPDF_PAGE``), each kind looked for in form objects down
+    to its depth (1: the page itself). pdfium gives the bounds of an object inside a form
+    in the form's space: they are mapped through the form's matrix. Raw calls:
+    pypdfium2's ``get_objects()`` wraps every object of the page in a Python object, which
+    on a text page cost as much as reading the text."""
     cells = [ctypes.c_float() for _ in range(4)]
     refs = [ctypes.byref(cell) for cell in cells]
+    deepest = max(depths.values())
     identity = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     pending: list[tuple[Any, int, tuple[float, ...]]] = [(None, 1, identity)]
     while pending:
@@ -342,13 +344,25 @@ def _object_bounds(
             else:
                 obj = pdfium_c.FPDFFormObj_GetObject(form, number)
             found = pdfium_c.FPDFPageObj_GetType(obj)
-            if found == kind and pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
-                yield _transform(matrix, *(cell.value for cell in cells))
-            elif found == pdfium_c.FPDF_PAGEOBJ_FORM and depth < max_depth:
+            if depth <= depths.get(found, 0) and pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+                yield found, _transform(matrix, *(cell.value for cell in cells))
+            elif found == pdfium_c.FPDF_PAGEOBJ_FORM and depth < deepest:
                 own = pdfium_c.FS_MATRIX()
                 if pdfium_c.FPDFPageObj_GetMatrix(obj, ctypes.byref(own)):
                     inner = (own.a, own.b, own.c, own.d, own.e, own.f)
                     pending.append((obj, depth + 1, _compose(inner, matrix)))
+
+
+def _coverage(
+    images: list[tuple[float, float, float, float]], width: float, height: float
+) -> float:
+    area = max(width * height, 1.0)
+    best = 0.0
+    for left, bottom, right, top in images:
+        w = max(0.0, min(right, width) - max(left, 0.0))
+        h = max(0.0, min(top, height) - max(bottom, 0.0))
+        best = max(best, w * h / area)
+    return min(best, 1.0)
 
 
 def _compose(inner: tuple[float, ...], outer: tuple[float, ...]) -> tuple[float, ...]:

@@ -107,6 +107,9 @@ class PageLayout:
     """Lines and tables in reading order."""
     source: str = "native"
     """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
+    image_coverage: float | None = None
+    """Share of the page its largest image covers, where the engine measured it on the way
+    (pdfium): ``auto`` weighs a thin text layer against it."""
 
     @property
     def lines(self) -> list[Line]:

@@ -87,7 +87,10 @@ class PageHandler:
         native = self._native(index, result) if method in NATIVE_METHODS else None
         need_ocr = method in OCR_METHODS
         if method == "auto":
-            verdict = judge(native.text() if native else "", self.pdfium.image_coverage(index))
+            coverage = native.image_coverage if native else None
+            if coverage is None:
+                coverage = self.pdfium.image_coverage(index)
+            verdict = judge(native.text() if native else "", coverage)
             result.reason = verdict.reason
             need_ocr = verdict.needs_ocr or (verdict.reason == "blank" and self._has_ink(index))
             if need_ocr and verdict.reason == "blank":

@@ -9,14 +9,20 @@ plain so that a person can predict the decision; the reason is reported per page
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 _CID = re.compile(r"\(cid:\d+\)")
 _WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _VOWELS = set("aeiouyäöüàáâãåæèéêëìíîïòóôõøœùúûýÿąęįųėāēīōū")
 _CONSONANT_RUN = re.compile(r"[bcdfghjklmnpqrstvwxzß]{6,}", re.IGNORECASE)
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+"""The ASCII characters that are control characters and not blanks (``str.isspace``)."""
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_UNUSABLE = {"Co", "Cn", "Cs", "Cc"}
 
 MIN_CHARS = 20
 """Fewer visible characters than this over an image-covered page: treat as a scan."""
@@ -31,40 +37,55 @@ class Verdict:
 
 
 def garbage_share(text: str) -> float:
-    """Share of characters that no reader could use."""
+    """Share of characters that no reader could use. Only characters outside ASCII are
+    looked up one by one: in ASCII only control characters can be unusable."""
     placeholders = len(_CID.findall(text))
     text = _CID.sub("", text)
-    visible = [ch for ch in text if not ch.isspace()]
+    visible = _visible(text)
     if not visible and not placeholders:
         return 0.0
-    bad = placeholders
-    for ch in visible:
-        category = unicodedata.category(ch)
-        if category in {"Co", "Cn", "Cs", "Cc"} or ch == "\ufffd":
+    bad = placeholders + len(_ASCII_CONTROL.findall(text))
+    for ch in _NON_ASCII.findall(text):
+        if (unicodedata.category(ch) in _UNUSABLE or ch == "\ufffd") and not ch.isspace():
             bad += 1
-    return bad / (len(visible) + placeholders)
+    return bad / (visible + placeholders)
 
 
 def plausible_word_share(text: str) -> float:
     """Share of Latin-script words that look pronounceable (a vowel, no long consonant
-    run); 1.0 when there are too few Latin words to judge (numbers, other scripts)."""
-    words = [word for word in _WORD.findall(text) if _latin(word)]
-    if len(words) < 8:
+    run); 1.0 when there are too few Latin words to judge (numbers, other scripts).
+    Each distinct word is judged once: a page repeats most of its words."""
+    total = good = 0
+    for word, count in Counter(_WORD.findall(text)).items():
+        if _latin(word):
+            total += count
+            if _pronounceable(word):
+                good += count
+    if total < 8:
         return 1.0
-    good = sum(
-        1
-        for word in words
-        if any(ch in _VOWELS for ch in word.lower()) and not _CONSONANT_RUN.search(word)
-    )
-    return good / len(words)
+    return good / total
+
+
+def _pronounceable(word: str) -> bool:
+    return not _VOWELS.isdisjoint(word.lower()) and not _CONSONANT_RUN.search(word)
 
 
 def _latin(word: str) -> bool:
-    return all("LATIN" in unicodedata.name(ch, "") for ch in word)
+    """ASCII letters are Latin; the others are looked up once each."""
+    return word.isascii() or all(_latin_letter(ch) for ch in _NON_ASCII.findall(word))
+
+
+@functools.cache
+def _latin_letter(ch: str) -> bool:
+    return "LATIN" in unicodedata.name(ch, "")
+
+
+def _visible(text: str) -> int:
+    return len("".join(text.split()))
 
 
 def judge(text: str, image_coverage: float) -> Verdict:
-    visible = sum(1 for ch in text if not ch.isspace())
+    visible = _visible(text)
     if visible == 0:
         return Verdict(image_coverage > 0.0, "empty" if image_coverage > 0.0 else "blank")
     if garbage_share(text) > 0.1:

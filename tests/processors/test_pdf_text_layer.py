@@ -78,11 +78,13 @@ def test_characters_outside_the_basic_plane_keep_lines_whole(tmp_path: Path) -> 
 
 def test_an_image_inside_a_form_covers_the_page(tmp_path: Path) -> None:
     """Bounds of objects inside a form are in the form's space; mapped to the page, the
-    scan covers all of it, so ``auto`` takes the page for OCR."""
+    scan covers all of it, so ``auto`` takes the page for OCR. Reading the text layer
+    measures it on the way, the same."""
     path = tmp_path / "form.pdf"
     path.write_bytes(corpus.image_in_form())
     pages = PdfiumPages(path)
     try:
         assert pages.image_coverage(0) == pytest.approx(1.0, abs=0.01)
+        assert pages.layout(0).image_coverage == pytest.approx(1.0, abs=0.01)
     finally:
         pages.close()
