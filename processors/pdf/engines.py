@@ -14,6 +14,7 @@ import ctypes
 import functools
 import io
 import itertools
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ from processors.pdf.layout import (
 )
 
 _BOLD_MARKERS = ("bold", "black", "heavy", "semibold", "demi")
+_LINE_END_HYPHEN = re.compile("[\ufffe\x02]")
+"""pdfium's marks for a hyphen it took as soft, where it joined two lines."""
 
 
 class PdfiumPages:
@@ -133,7 +136,7 @@ class PdfiumPages:
             if rects == 1:  # the usual line: one run, no bisecting
                 boxes = [(start, end)]
             else:
-                boxes = PdfiumPages._run_bounds(raw, start, end, rects)
+                boxes = PdfiumPages._run_bounds(raw, text, start, end, rects)
             for number, (first, last) in enumerate(boxes):
                 run = clean(text[first:last])
                 if not run:
@@ -160,17 +163,29 @@ class PdfiumPages:
         return runs
 
     @staticmethod
-    def _run_bounds(raw: Any, start: int, end: int, rects: int) -> list[tuple[int, int]]:
+    def _run_bounds(raw: Any, text: str, start: int, end: int, rects: int) -> list[tuple[int, int]]:
         """Where each of a line's ``rects`` runs starts: the first index at which counting
-        the runs over the line's prefix exceeds the runs before it (bisected). pdfium keeps
-        the rects of the last count only, so the line's own count is made again at the end
-        for ``FPDFText_GetRect``."""
+        the runs over the line's prefix exceeds the runs before it. Most such lines are
+        two lines pdfium joined at a hyphenated word, and the next run starts right after
+        the hyphen: that place is tried first (two counts), else the place is bisected.
+        pdfium keeps the rects of the last count only, so the line's own count is made
+        again at the end for ``FPDFText_GetRect``."""
         if rects == 0:
             return []
         count_rects = pdfium_c.FPDFText_CountRects
+        hyphens = [match.end() for match in _LINE_END_HYPHEN.finditer(text, start, end)]
         firsts = [start]
         for number in range(1, rects):
             low, high = firsts[-1] + 1, end
+            for place in hyphens:
+                if place < low:
+                    continue
+                before = count_rects(raw, start, place - start)
+                if before == number and count_rects(raw, start, place - start + 1) > number:
+                    low = high = place  # found
+                elif before > number:
+                    high = place  # the run starts earlier: bisect below this place
+                break
             while low < high:
                 middle = (low + high) // 2
                 if count_rects(raw, start, middle - start + 1) > number:

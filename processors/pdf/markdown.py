@@ -227,29 +227,30 @@ def remove_furniture(page: PageText, keys: set[str]) -> PageText:
     drop = {index for index, key, _, _ in page.edges if key in keys}
     if not drop:
         return page
-    sizes = Counter(page.sizes)
+    sizes = dict(page.sizes)
     for index, _, size, chars in page.edges:
         if index in drop:
             sizes[size] -= chars
-    sizes = +sizes  # sizes only the removed lines had are gone
+    sizes = {size: chars for size, chars in sizes.items() if chars > 0}
     edges = [edge for edge in page.edges if edge[0] not in drop]
-    kept = [
-        number
-        for number, paragraph in enumerate(page.paragraphs)
-        if not drop.issuperset(range(paragraph.first, paragraph.last + 1))
-    ]
-    removed = sum(
-        paragraph.last - paragraph.first + 1
-        for number, paragraph in enumerate(page.paragraphs)
-        if number not in kept
-    )
-    if removed == len(drop) and kept == list(range(kept[0], kept[-1] + 1) if kept else []):
-        paragraphs = [page.paragraphs[number] for number in kept]
-        return PageText(page.source, paragraphs, edges, dict(sizes), page.items)
+    paragraphs = page.paragraphs
+    first, last, removed = 0, len(paragraphs), 0
+    while first < last and _all_dropped(paragraphs[first], drop):
+        removed += paragraphs[first].last - paragraphs[first].first + 1
+        first += 1
+    while last > first and _all_dropped(paragraphs[last - 1], drop):
+        removed += paragraphs[last - 1].last - paragraphs[last - 1].first + 1
+        last -= 1
+    if removed == len(drop):  # every removed line was in a paragraph at the start or end
+        return PageText(page.source, paragraphs[first:last], edges, sizes, page.items)
     items = [item for index, item in enumerate(page.items) if index not in drop]
     lines = [item if isinstance(item, Table) else Line(*item) for item in items]
     edges = []  # their indexes changed; they served this decision and are not used again
-    return PageText(page.source, _paragraphs(lines, page.source), edges, dict(sizes), items)
+    return PageText(page.source, _paragraphs(lines, page.source), edges, sizes, items)
+
+
+def _all_dropped(paragraph: Paragraph, drop: set[int]) -> bool:
+    return drop.issuperset(range(paragraph.first, paragraph.last + 1))
 
 
 # --- headings --------------------------------------------------------------------------------
@@ -265,17 +266,23 @@ class Styles:
 
     @classmethod
     def of(cls, pages: list[PageText]) -> Styles:
-        counts: dict[str, Counter[float]] = {}
+        counts: dict[str, dict[float, int]] = {}
         for page in pages:
-            counts.setdefault(page.source, Counter()).update(page.sizes)
+            counter = counts.setdefault(page.source, {})
+            for size, chars in page.sizes.items():
+                counter[size] = counter.get(size, 0) + chars
         body = {
-            source: counter.most_common(1)[0][0] for source, counter in counts.items() if +counter
+            source: Counter(counter).most_common(1)[0][0]
+            for source, counter in counts.items()
+            if counter
         }
         headings: dict[str, set[float]] = {}
         for page in pages:
             for paragraph in page.paragraphs:
-                if paragraph.kind == "p" and _large(
-                    paragraph, body.get(page.source, 0), page.source
+                if (
+                    paragraph.kind == "p"
+                    and paragraph.lines <= 3
+                    and _large(paragraph, body.get(page.source, 0), page.source)
                 ):
                     headings.setdefault(page.source, set()).add(_rounded(paragraph.size))
         return cls(
@@ -287,6 +294,9 @@ class Styles:
         if paragraph.kind != "p" or paragraph.lines > 3:  # the usual paragraph: at once
             return 0
         body = self.body.get(source, 0.0)
+        native = source == "native"
+        if paragraph.size < (1.15 if native else 1.35) * body and not (native and paragraph.bold):
+            return 0  # neither large nor a bold line of body size
         text = paragraph.text
         if not text or len(text) > 200:
             return 0
