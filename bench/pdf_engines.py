@@ -117,11 +117,17 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
 
     rows = []
     quality = {}
-    for engine, direct in (("pdfium", direct_pdfium), ("pdfminer", direct_pdfminer)):
-        print(f"{engine} …", file=sys.stderr)
-        results = through(engine, 2)()  # warm-up, and the text whose quality is reported
-        rows.append((engine, rounds([direct, through(engine, 1), through(engine, 2)], repeat)))
-        quality[engine] = statistics.mean(
+    variants = (
+        ("pdfium", "pdfium", "native", direct_pdfium),
+        ("pdfium, `auto`", "pdfium", "auto", direct_pdfium),
+        ("pdfminer", "pdfminer", "native", direct_pdfminer),
+    )
+    for label, engine, method, direct in variants:
+        print(f"{label} …", file=sys.stderr)
+        results = through(engine, 2, method)()  # warm-up, and the text whose quality is shown
+        measured = rounds([direct, through(engine, 1, method), through(engine, 2, method)], repeat)
+        rows.append((label, measured))
+        quality[label] = statistics.mean(
             corpus.recall_in_order(truth, text)
             for truth, text in zip(document.truth, results["page_texts"], strict=True)
         )
@@ -204,7 +210,9 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
         f"characters a page; the last row: {large_pages} pages, pdfium only). *Direct*: the "
         "library called as usual (pypdfium2 `get_text_range()` per page; pdfminer.six "
         "`extract_text()`). *Job center*: the `pdf` "
-        "processor with `extraction_method=native` in one or two page processes, including "
+        "processor with `extraction_method=native` (`auto`, the default, also judges each "
+        "page's text layer and would run OCR where it fails) in one or two page processes, "
+        "including "
         "opening the file in a guarded process, starting the page processes, layout analysis, "
         "reading order, Markdown assembly and writing the file. *Overhead*: job center with "
         "one process against direct (median of the per-round ratios, minus 1, with the lowest "
@@ -225,8 +233,8 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
             f"{median(speedups):.2f} x ({min(speedups):.2f} to {max(speedups):.2f}) | {words} |"
         )
 
-    for engine, measured in rows:
-        lines.append(row(engine, pages, measured, f"{100 * quality[engine]:.1f} %"))
+    for label, measured in rows:
+        lines.append(row(label, pages, measured, f"{100 * quality[label]:.1f} %"))
     lines.append(row(f"pdfium, {large_pages} pages", large_pages, large_rounds, ""))
     ratios = [r[1] / r[0] for r in alone]
     lines += [

@@ -113,7 +113,7 @@ def page_text(layout: PageLayout) -> PageText:
         if isinstance(item, Table):
             items.append(item)
             continue
-        items.append(item.__reduce__()[1])
+        items.append(item.values())
         size = _rounded(item.size)
         sizes[size] = sizes.get(size, 0) + len(item.text)
         if item.bottom <= band or item.top >= layout.height - band:
@@ -161,7 +161,7 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
             kind, marker, first = "p", "", index
             if start is not None:
                 kind, marker = start
-                line = Line(*line.__reduce__()[1])
+                line = Line(*line.values())
                 line.text = _strip_marker(line.text)
         lines.append(line)
         previous = item
