@@ -161,29 +161,23 @@ class ImageProcessor(Processor):
             key = cache.cache_key(
                 "image", sha256, params.model_dump(exclude={"source", "use_cache"})
             )
-            if params.use_cache and (entry := cache.load("image", key)) is not None:
-                results, files = entry
-                for name, path in cache.cached_files(files):
-                    ctx.save_file(name, path.read_bytes())
-                results["cached"] = True
+            markdown_file = safe_name(Path(source.name).stem or "image") + ".md"
+            if params.use_cache and (
+                hit := cache.reuse("image", key, ctx, source, sha256, markdown_file)
+            ):
                 ctx.log(
                     f"Cache hit: this image (sha256 {sha256[:16]}…) was read before with "
                     "the same parameters; its results were reused without OCR."
                 )
-                return results
-            results, complete = self._ocr(params, ctx, source, tesseract)
-            results["source"] = {
-                "name": source.name,
-                "kind": source.kind,
-                "bytes": source.size,
-                "sha256": sha256,
-            }
+                return hit
+            results, complete = self._ocr(params, ctx, source, tesseract, markdown_file)
+            results["source"] = source.describe(sha256)
             if params.use_cache and complete:
                 cache.store("image", key, results, ctx.workdir, [results["markdown_file"]])
             return results
 
     def _ocr(
-        self, params: ImageParams, ctx: JobContext, source: Any, tesseract: str
+        self, params: ImageParams, ctx: JobContext, source: Any, tesseract: str, markdown_file: str
     ) -> tuple[dict[str, Any], bool]:
         from processors.pdf.markdown import (
             Styles,
@@ -319,12 +313,11 @@ class ImageProcessor(Processor):
         ]
         weight = sum(chars for _, chars in confidences)
         markdown = "\n\n".join(sections).strip() + "\n"
-        name = safe_name(Path(source.name).stem or "image") + ".md"
-        ctx.save_file(name, markdown)
+        ctx.save_file(markdown_file, markdown)
         ctx.progress(100, "done", f"page {len(indexes)}/{len(indexes)}")
         results = {
             "markdown_content": markdown,
-            "markdown_file": name,
+            "markdown_file": markdown_file,
             "page_texts": texts,
             "pages": pages,
             "ocr_confidence": round(sum(c * n for c, n in confidences) / weight, 1)

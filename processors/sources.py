@@ -45,6 +45,16 @@ class Source:
     url: str | None = None
     """For URLs: the final URL after redirects."""
 
+    def describe(self, sha256: str | None = None) -> dict[str, Any]:
+        """The ``source`` entry of a job's results."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "bytes": self.size,
+            **({"sha256": sha256} if sha256 else {}),
+            **({"url": self.url} if self.url else {}),
+        }
+
 
 def check_source_syntax(value: str) -> str:
     """For Params validators: refuse at submission what can never be a source."""

@@ -91,12 +91,7 @@ class MediaProcessor(Processor):
                 return {"cancelled": True}
             stem = safe_name(Path(source.name).stem or self.kind)
             results = save_transcript(ctx, stem, source.name, found)
-            results["source"] = {
-                "name": source.name,
-                "kind": source.kind,
-                "bytes": source.size,
-                **({"url": source.url} if source.url else {}),
-            }
+            results["source"] = source.describe()
         results["seconds"] = round(time.monotonic() - started, 3)
         ctx.log(
             f"{len(found.segments)} segments from {found.duration:.1f} s of {self.kind} "

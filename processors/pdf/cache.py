@@ -17,11 +17,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-CACHE_VERSION = 1
+if TYPE_CHECKING:
+    from processors.base import JobContext
+    from processors.sources import Source
+
+CACHE_VERSION = 2
 """Bump when the output for the same input changes, so old entries are not reused."""
 
 
@@ -55,6 +59,27 @@ def load(job_type: str, key: str) -> tuple[dict[str, Any], Path] | None:
     return results, folder / "files"
 
 
+def reuse(
+    job_type: str, key: str, ctx: JobContext, source: Source, sha256: str, markdown_file: str
+) -> dict[str, Any] | None:
+    """The stored results for ``key``, their files copied into the job's folder, made this
+    job's own: the entry came from another job with the same bytes, which may have had
+    another file name, another URL (with its query string) or another owner, none of
+    which may show here."""
+    entry = load(job_type, key)
+    if entry is None:
+        return None
+    results, files = entry
+    for name, path in cached_files(files):
+        if name != results.get("markdown_file"):
+            ctx.save_file(name, path.read_bytes())
+    ctx.save_file(markdown_file, results["markdown_content"])
+    results["markdown_file"] = markdown_file
+    results["source"] = source.describe(sha256)
+    results["cached"] = True
+    return results
+
+
 def cached_files(files: Path) -> Iterator[tuple[str, Path]]:
     if not files.is_dir():
         return
@@ -80,7 +105,8 @@ def store(
                 destination = staging / "files" / name
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, destination)
-        (staging / "results.json").write_text(json.dumps(results), encoding="utf-8")
+        kept = {name: value for name, value in results.items() if name != "source"}
+        (staging / "results.json").write_text(json.dumps(kept), encoding="utf-8")
         try:
             os.rename(staging, target)
         except OSError:  # another job stored the same entry first

@@ -82,8 +82,13 @@ class PdfProcessor(Processor):
         sha256 = cache.file_sha256(source.path)
         key = cache.cache_key("pdf", sha256, params.model_dump(exclude={"source", "use_cache"}))
         if params.use_cache:
-            hit = self._from_cache(key, ctx, sha256)
+            hit = cache.reuse("pdf", key, ctx, source, sha256, f"{_stem(source)}.md")
             if hit is not None:
+                ctx.log(
+                    f"Cache hit: this file (sha256 {sha256[:16]}…) was extracted before with "
+                    "the same parameters; its results were reused without extracting again."
+                )
+                ctx.progress(100, "done", "taken from the cache")
                 return hit
         results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
         if results.get("cancelled"):
@@ -109,21 +114,6 @@ class PdfProcessor(Processor):
                     raise
                 ctx.log(f"{exc.message} Pages without a usable text layer stay empty.", "warning")
         return None
-
-    def _from_cache(self, key: str, ctx: JobContext, sha256: str) -> dict[str, Any] | None:
-        entry = cache.load("pdf", key)
-        if entry is None:
-            return None
-        results, files = entry
-        for name, path in cache.cached_files(files):
-            ctx.save_file(name, path.read_bytes())
-        results["cached"] = True
-        ctx.log(
-            f"Cache hit: this file (sha256 {sha256[:16]}…) was extracted before with the "
-            "same parameters; its results were reused without extracting again."
-        )
-        ctx.progress(100, "done", "taken from the cache")
-        return results
 
     def _open(self, path: Path, reference: str) -> dict[str, Any]:
         from processors.pdf.pages import probe
@@ -208,7 +198,7 @@ class PdfProcessor(Processor):
             f"{params.extraction_method} ({params.engine}) in up to {workers} processes"
         )
         outcome = Outcome(indexes)
-        stem = safe_name(Path(source.name).stem or "document")
+        stem = _stem(source)
         total = len(indexes)
 
         def report() -> None:
@@ -277,13 +267,7 @@ class PdfProcessor(Processor):
                 {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
             )
         results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)
-        results["source"] = {
-            "name": source.name,
-            "kind": source.kind,
-            "bytes": source.size,
-            "sha256": sha256,
-            **({"url": source.url} if source.url else {}),
-        }
+        results["source"] = source.describe(sha256)
         results["seconds"] = round(time.monotonic() - started, 3)
         ctx.progress(100, "done", f"page {total}/{total}")
         complete = not outcome.failures and not any(
@@ -430,6 +414,11 @@ class PdfProcessor(Processor):
         ctx.save_file(name, markdown)
         results["markdown_file"] = name
         return results
+
+
+def _stem(source: Any) -> str:
+    """The name of the job's Markdown file, without ``.md``."""
+    return safe_name(Path(source.name).stem or "document")
 
 
 def extract_pdf_file(

@@ -118,9 +118,12 @@ def test_cache_returns_earlier_results_without_ocr(
         raise AssertionError("OCR ran again despite the cache")
 
     monkeypatch.setattr("processors.pdf.pool.run_pages", no_ocr)
-    second, ctx = run_image(run_job, {"source": str(path), "use_cache": True})
+    copy = pdf_corpus.add("same-scan-renamed", data, ".png")
+    second, ctx = run_image(run_job, {"source": str(copy), "use_cache": True})
     assert second["cached"] is True
     assert second["markdown_content"] == first["markdown_content"]
+    assert second["source"]["name"] == "same-scan-renamed.png"  # this job's, not the first's
+    assert second["markdown_file"] == "same-scan-renamed.md"
     assert (ctx.workdir / second["markdown_file"]).is_file()
     assert any("Cache hit" in message for _, message in ctx.logs)
     with pytest.raises(AssertionError, match="OCR ran again"):  # other languages: other entry

@@ -225,6 +225,23 @@ def test_cache_returns_earlier_results_without_extracting(
         run_job({**parameters, "engine": "pdfminer"})
 
 
+def test_a_cache_hit_is_the_jobs_own_source_and_file_name(
+    run_job: Runner, pdf_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same bytes under another name (or URL, or from another user): the results
+    reused from the cache name this job's source, never the earlier one's."""
+    first, _ = run_job({"source": str(pdf_corpus.path("lists")), "use_cache": True})
+    copy = pdf_corpus.add("renamed-copy", pdf_corpus.path("lists").read_bytes())
+    second, ctx = run_job({"source": str(copy), "use_cache": True})
+    assert second["cached"] is True
+    assert second["source"]["name"] == "renamed-copy.pdf"
+    assert second["source"]["sha256"] == first["source"]["sha256"]
+    assert second["markdown_file"] == "renamed-copy.md"
+    files = {path.name for path in ctx.workdir.iterdir()}
+    assert "renamed-copy.md" in files and "lists.md" not in files
+    assert (ctx.workdir / "renamed-copy.md").read_text() == first["markdown_content"]
+
+
 class FakeEngine:
     """A stand-in vision engine: proves the hook passes page images and text along."""
 
