@@ -78,7 +78,8 @@ def probe_image(path: str, max_pixels: int) -> dict[str, Any]:
                 "dpi": _dpi(image.info.get("dpi")),
             }
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return {"error": "invalid", "message": str(exc)}
+        # PIL names the file by its path on the server: the job knows it by its name
+        return {"error": "invalid", "message": str(exc).replace(path, Path(path).name)}
     except Image.DecompressionBombError as exc:
         return {"error": "too_large", "message": str(exc)}
     if info["format"] not in FORMATS:
@@ -120,15 +121,15 @@ class FrameHandler:
         self.image = Image.open(options.path)
 
     def __call__(self, index: int) -> Any:
+        from PIL import ImageOps
+
         from processors.pdf.ocr import ocr_image
 
         started = time.monotonic()
         self.image.seek(index)
-        frame = (
-            self.image.convert("RGB")
-            if self.image.mode not in {"L", "RGB", "1"}
-            else self.image.copy()
-        )
+        frame = ImageOps.exif_transpose(self.image)  # a photo taken sideways, upright
+        if frame.mode not in {"L", "RGB", "1"}:
+            frame = frame.convert("RGB")
         result = ocr_image(
             frame,
             languages=self.options.languages,
@@ -180,8 +181,8 @@ class ImageProcessor(Processor):
         self, params: ImageParams, ctx: JobContext, source: Any, tesseract: str, markdown_file: str
     ) -> tuple[dict[str, Any], bool]:
         from processors.pdf.markdown import (
+            Furniture,
             Styles,
-            furniture_keys,
             page_markdown,
             page_text,
             plain_text,
@@ -270,8 +271,10 @@ class ImageProcessor(Processor):
                 )
             raise ProcessorError("OCR_FAILED", f"no page could be read (first: {first})")
         page_texts = {index: page_text(done[index][0].layout) for index in sorted(done)}
-        keys = furniture_keys(list(page_texts.values()))
-        page_texts = {index: remove_furniture(text, keys) for index, text in page_texts.items()}
+        furniture = Furniture.of([[text] for text in page_texts.values()])
+        page_texts = {
+            index: remove_furniture(text, furniture) for index, text in page_texts.items()
+        }
         styles = Styles.of(list(page_texts.values()))
         sections, texts, pages = [], [], []
         for index in indexes:

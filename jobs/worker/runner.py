@@ -405,18 +405,21 @@ class JobWorker:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         self.db.claiming = False
+        # A second signal means "now": the children are killed at once instead of after the
+        # shutdown timeout, and the database gets seconds, not a minute, to take the jobs
+        # back (when it does not answer, their leases cover them).
         immediate = self.stop_requested >= 2
-        if self.pool is not None and not immediate:
+        if self.pool is not None:
             self._stop_running_jobs()
-        while self.db.buffer and not immediate:
+        while self.db.buffer:
             job = self.db.buffer.popleft()
             self._record(
                 Outcome(job.job_id, "released", attempt=job.attempt),
                 "handed back to pending (not started)",
             )
-        if self.db.is_alive() and not immediate:
+        if self.db.is_alive():
             self.db.finish()
-            self.db.join(timeout=60)
+            self.db.join(timeout=5 if immediate else 60)
         self.deliveries.stop()
         if self.pool is not None:
             self.pool.close(timeout=0 if immediate else 5)

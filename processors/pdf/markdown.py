@@ -23,9 +23,15 @@ _BULLET = re.compile(
     r"^([\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2"
     r"\u27a4\u25ba\u25b6\u2713\u2714\u00b7*\-\u2013\u2014])\s+(\S.*)$"
 )
-_NUMBERED = re.compile(r"^(\d{1,3}|[a-z])([.)])\s+(\S.*)$")
+_NUMBERED = re.compile(r"^(\d{1,3}[.)]|[a-z]\))\s+(\S.*)$")
+"""``1.``, ``1)``, ``a)``; not ``a.``, which starts sentences ("z. B.") more often than lists."""
+_CLAUSE_ENDS = (".", ":", ";", "!", "?")
+"""A list item inside a paragraph must follow a line that ends like this: else the line
+only happens to start with what looks like a marker."""
+_ELISION_WORDS = frozenset({"und", "oder", "bzw.", "sowie", "bis", "and", "or", "to"})
 _PAGE_NUMBER = re.compile(
-    r"^(?:[-\u2013 ]*#[-\u2013 ]*|(?:seite|page|s\.|p\.)\s*#(?:\s*(?:von|of|/)\s*#)?|#\s*/\s*#)$"
+    r"^(?:[-\u2013 ]*(?:#|[ivxlc]{1,7})[-\u2013 ]*"  # 4, - 4 -, iv
+    r"|(?:seite|page|s\.|p\.)\s*#(?:\s*(?:von|of|/)\s*#)?|#\s*/\s*#)$"
 )
 _DIGITS = re.compile(r"\d+")
 _ESCAPE_START = re.compile(r"^(#|>|[-+*]\s|=+$|-+$)")
@@ -68,7 +74,8 @@ class Paragraph:
 def join_lines(texts: list[str]) -> str:
     """Join the lines of a paragraph, repairing words hyphenated at a line end: the hyphen
     goes when the next line continues in lower case (``Verwal-`` + ``tung``), stays when it
-    starts with a capital or digit (``Bund-`` + ``Länder``)."""
+    starts with a capital or digit (``Bund-`` + ``Länder``) or with a conjunction, where the
+    hyphen stands for a word left out (``Ein-`` + ``und Ausgaben``)."""
     out = ""
     for text in texts:
         text = text.strip()
@@ -77,7 +84,10 @@ def join_lines(texts: list[str]) -> str:
         if not out:
             out = text
         elif out.endswith("-") and len(out) > 1 and out[-2].isalpha():
-            out = out[:-1] + text if text[0].islower() else out + text
+            if text.split(" ", 1)[0] in _ELISION_WORDS:
+                out = f"{out} {text}"  # "Haushalts-" + "und Finanzplan": the hyphen stays
+            else:
+                out = out[:-1] + text if text[0].islower() else out + text
         else:
             out = f"{out} {text}"
     return out
@@ -156,7 +166,10 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
             continue
         line = item
         start = _list_start(line.text)
-        if not lines or start is not None or _breaks(previous, line, source):
+        breaks = not lines or _breaks(previous, line, source)
+        if start and not breaks and kind == "p" and not lines[-1].text.endswith(_CLAUSE_ENDS):
+            start = None  # a date ("1. Januar") or a dash wrapped to a line's start: read on
+        if breaks or start is not None:
             close(index - 1)
             kind, marker, first = "p", "", index
             if start is not None:
@@ -176,7 +189,7 @@ def _list_start(text: str) -> tuple[str, str] | None:
         return "li", "-"
     match = _NUMBERED.match(text)
     if match:
-        return "ol", match.group(1) + match.group(2)
+        return "ol", match.group(1)
     return None
 
 
@@ -185,7 +198,7 @@ def _strip_marker(text: str) -> str:
     if match:
         return match.group(2)
     match = _NUMBERED.match(text)
-    return match.group(3) if match else text
+    return match.group(2) if match else text
 
 
 def _breaks(previous: Line | None, line: Line, source: str) -> bool:
@@ -203,28 +216,85 @@ def _breaks(previous: Line | None, line: Line, source: str) -> bool:
 # --- headers and footers ---------------------------------------------------------------------
 
 
-def furniture_keys(pages: list[PageText]) -> set[str]:
-    """Texts that repeat near the top or bottom of most pages (digits ignored, so page
-    numbers match), and page-number lines ("Seite 3 von 9", "- 4 -")."""
-    if len(pages) < 2:
-        return set()
-    seen: Counter[str] = Counter()
-    for page in pages:
-        seen.update({key for _, key, _, _ in page.edges})
-    needed = max(2, math.ceil(0.5 * len(pages)))
-    return {key for key, count in seen.items() if count >= needed or _PAGE_NUMBER.match(key)}
+@dataclass(frozen=True)
+class Furniture:
+    """The headers and footers of a document: texts of lines near the top or bottom edge
+    that repeat on most pages, or on most odd or most even pages (digits ignored, so page
+    numbers match), and page-number lines ("Seite 3 von 9", "- 4 -", "iv"), even on a
+    single page. A line larger than the body text (a chapter heading on every page) is
+    never one."""
+
+    keys: frozenset[str]
+    largest: dict[str, float]
+    """Per source, the text size from which a line is too large to be furniture."""
+
+    @classmethod
+    def of(cls, pages: list[list[PageText]]) -> Furniture:
+        """``pages``: for each page, its texts (the text layer, OCR or both, which count
+        as one page)."""
+        largest = {source: _LARGE[source] * body for source, body in _body_sizes(pages).items()}
+        seen: Counter[str] = Counter()
+        by_parity: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+        for number, texts in enumerate(pages):
+            keys = {
+                key
+                for text in texts
+                for _, key, size, _ in text.edges
+                if size < largest.get(text.source, math.inf)
+            }
+            seen.update(keys)
+            by_parity[number % 2].update(keys)
+        count = len(pages)
+        needed = max(2, math.ceil(0.5 * count))
+        by_parity_needed = [
+            max(2, math.ceil(0.8 * ((count + 1 - parity) // 2))) for parity in (0, 1)
+        ]
+        keys = {
+            key
+            for key, times in seen.items()
+            if (count >= 2 and times >= needed)
+            or any(by_parity[parity][key] >= by_parity_needed[parity] for parity in (0, 1))
+            or _PAGE_NUMBER.match(key)
+        }
+        return cls(frozenset(keys), largest)
+
+    def drops(self, source: str, key: str, size: float) -> bool:
+        return key in self.keys and size < self.largest.get(source, math.inf)
+
+
+_HEADING_KINDS = frozenset({"p", "ol"})
+"""A numbered line set large is a heading ("1. Einleitung"); only plain paragraphs are
+headings for being bold alone."""
+_LARGE = {"native": 1.15, "ocr": 1.35}
+"""How much larger than the body a line must be to count as large (OCR sizes are
+estimates: only coarse steps are reliable). Headings use the same factors."""
+
+
+def _body_sizes(pages: list[list[PageText]]) -> dict[str, float]:
+    """Per source, the text size most characters have."""
+    counts: dict[str, dict[float, int]] = {}
+    for texts in pages:
+        for text in texts:
+            counter = counts.setdefault(text.source, {})
+            for size, chars in text.sizes.items():
+                counter[size] = counter.get(size, 0) + chars
+    return {
+        source: Counter(counter).most_common(1)[0][0]
+        for source, counter in counts.items()
+        if counter
+    }
 
 
 def _key(text: str) -> str:
     return _DIGITS.sub("#", " ".join(text.lower().split()))
 
 
-def remove_furniture(page: PageText, keys: set[str]) -> PageText:
+def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     """The page without its lines near the edges whose text is in ``keys``. Headers and
     footers are paragraphs of their own at the start or end of the page, so their
     paragraphs are simply left out; only when one shares a paragraph with the body, or sits
     between paragraphs of the body, is the page paragraphed again without it."""
-    drop = {index for index, key, _, _ in page.edges if key in keys}
+    drop = {index for index, key, size, _ in page.edges if furniture.drops(page.source, key, size)}
     if not drop:
         return page
     sizes = dict(page.sizes)
@@ -266,21 +336,12 @@ class Styles:
 
     @classmethod
     def of(cls, pages: list[PageText]) -> Styles:
-        counts: dict[str, dict[float, int]] = {}
-        for page in pages:
-            counter = counts.setdefault(page.source, {})
-            for size, chars in page.sizes.items():
-                counter[size] = counter.get(size, 0) + chars
-        body = {
-            source: Counter(counter).most_common(1)[0][0]
-            for source, counter in counts.items()
-            if counter
-        }
+        body = _body_sizes([pages])
         headings: dict[str, set[float]] = {}
         for page in pages:
             for paragraph in page.paragraphs:
                 if (
-                    paragraph.kind == "p"
+                    paragraph.kind in _HEADING_KINDS
                     and paragraph.lines <= 3
                     and _large(paragraph, body.get(page.source, 0), page.source)
                 ):
@@ -291,11 +352,11 @@ class Styles:
 
     def heading_level(self, paragraph: Paragraph, source: str) -> int:
         """3 for the largest heading size (``## Page N`` is level 2), down to 6; 0: none."""
-        if paragraph.kind != "p" or paragraph.lines > 3:  # the usual paragraph: at once
+        if paragraph.kind not in _HEADING_KINDS or paragraph.lines > 3:  # the usual: at once
             return 0
         body = self.body.get(source, 0.0)
         native = source == "native"
-        if paragraph.size < (1.15 if native else 1.35) * body and not (native and paragraph.bold):
+        if paragraph.size < _LARGE[source] * body and not (native and paragraph.bold):
             return 0  # neither large nor a bold line of body size
         text = paragraph.text
         if not text or len(text) > 200:
@@ -308,6 +369,7 @@ class Styles:
             return min(6, 3 + rank)
         if (
             source == "native"
+            and paragraph.kind == "p"
             and paragraph.bold
             and paragraph.lines == 1
             and len(text) <= 100
@@ -322,8 +384,7 @@ class Styles:
 def _large(paragraph: Paragraph, body: float, source: str) -> bool:
     if body <= 0 or paragraph.lines > 3:
         return False
-    factor = 1.15 if source == "native" else 1.35
-    return paragraph.size >= factor * body and len(paragraph.text) <= 200
+    return paragraph.size >= _LARGE[source] * body and len(paragraph.text) <= 200
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -343,9 +404,12 @@ def page_markdown(page: PageText, styles: Styles) -> str:
             items.append(f"- {paragraph.text}")
             continue
         if paragraph.kind == "ol":
-            number = paragraph.marker[:-1]
-            if number.isdigit():
-                items.append(f"{number}. {paragraph.text}")
+            level = styles.heading_level(paragraph, page.source)
+            if level:  # "1. Einleitung" set large: a numbered heading, not a list
+                flush_list()
+                blocks.append(f"{'#' * level} {paragraph.marker} {paragraph.text}")
+            elif paragraph.marker[:-1].isdigit():
+                items.append(f"{paragraph.marker} {paragraph.text}")
             else:
                 items.append(f"- {paragraph.marker} {paragraph.text}")
             continue

@@ -69,6 +69,15 @@ def check_ocr(languages: str) -> str:
         raise ProcessorError("OCR_UNAVAILABLE", f"Tesseract does not run: {exc}") from exc
     missing = [code for code in languages.split("+") if code not in installed]
     if missing:
+        folded = {found.lower(): found for found in installed}
+        cased = {code: folded[code.lower()] for code in missing if code.lower() in folded}
+        if cased:  # "Deu": installed, but language codes are case-sensitive
+            written = ", ".join(f"{code} is written {found}" for code, found in cased.items())
+            raise ProcessorError(
+                "OCR_LANGUAGE_UNAVAILABLE",
+                f"Tesseract has no data for {', '.join(missing)}: {written}.",
+                {"missing": missing, "installed": sorted(installed)},
+            )
         packages = " ".join(f"tesseract-ocr-{code.lower().replace('_', '-')}" for code in missing)
         raise ProcessorError(
             "OCR_LANGUAGE_UNAVAILABLE",

@@ -20,6 +20,7 @@ from processors.base import JobContext, Processor, ProcessorError
 from processors.pdf import cache
 from processors.pdf.llm import LLM_METHODS, get_engine
 from processors.pdf.params import PdfParams, describe_ranges, parse_pages
+from processors.pdf.pool import collector_paused
 
 PDF_MAGIC = b"%PDF-"
 OCR_USING_METHODS = {"ocr", "both", "llm_and_ocr"}
@@ -90,7 +91,8 @@ class PdfProcessor(Processor):
                 )
                 ctx.progress(100, "done", "taken from the cache")
                 return hit
-        results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
+        with collector_paused():
+            results, complete = self._extract(params, ctx, source, sha256, tesseract, llm)
         if results.get("cancelled"):
             return results
         if params.use_cache and complete:
@@ -286,22 +288,21 @@ class PdfProcessor(Processor):
         warnings: list[str],
     ) -> dict[str, Any]:
         from processors.pdf.markdown import (
+            Furniture,
             Styles,
-            furniture_keys,
             page_markdown,
             plain_text,
             remove_furniture,
         )
 
         method = params.extraction_method
-        keys = furniture_keys(
-            [text for page in outcome.results.values() for text in (page.native, page.ocr) if text]
-        )
+        read = outcome.results.values()
+        furniture = Furniture.of([[text for text in (p.native, p.ocr) if text] for p in read])
         for page in outcome.results.values():
             if page.native is not None:
-                page.native = remove_furniture(page.native, keys)
+                page.native = remove_furniture(page.native, furniture)
             if page.ocr is not None:
-                page.ocr = remove_furniture(page.ocr, keys)
+                page.ocr = remove_furniture(page.ocr, furniture)
         styles = Styles.of(
             [text for page in outcome.results.values() for text in (page.native, page.ocr) if text]
         )

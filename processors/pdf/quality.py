@@ -27,6 +27,10 @@ _UNUSABLE = {"Co", "Cn", "Cs", "Cc"}
 MIN_CHARS = 20
 """Fewer visible characters than this over an image-covered page: treat as a scan."""
 SCAN_COVERAGE = 0.5
+STAMP_CHARS = 200
+"""Fewer than this over an image covering nearly all of the page (``FULL_COVERAGE``): a
+scan with a stamp or a Bates number as its only text layer."""
+FULL_COVERAGE = 0.9
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ def judge(text: str, image_coverage: float) -> Verdict:
         return Verdict(True, "garbage")
     if plausible_word_share(text) < 0.6:
         return Verdict(True, "garbage")
-    if visible < MIN_CHARS and image_coverage >= SCAN_COVERAGE:
+    if (visible < MIN_CHARS and image_coverage >= SCAN_COVERAGE) or (
+        visible < STAMP_CHARS and image_coverage >= FULL_COVERAGE
+    ):
         return Verdict(True, "image")
     return Verdict(False, "ok")

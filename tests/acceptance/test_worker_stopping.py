@@ -132,9 +132,10 @@ def test_second_sigterm_stops_at_once(workers: Workers, tmp_path: Path) -> None:
     worker.wait(10)
     assert time.monotonic() - signalled < 5
     wait_for(lambda: not pid_alive(record.pid), timeout=5, message="the child still runs")
-    # Nothing was written on the way out: the lease covers the job (another worker reaps it).
+    # The job was handed back on the way out, its attempt not spent; the worker is stopped.
     job = Job.objects.get(pk=job_id)
-    assert (job.status, job.worker_id, job.attempts) == (JobStatus.PROCESSING, worker_id, 1)
+    assert (job.status, job.worker_id, job.attempts) == (JobStatus.PENDING, None, 0)
+    assert Worker.objects.get(pk=worker_id).status == Worker.Status.STOPPED
 
 
 def test_a_running_job_set_back_to_pending_runs_again_after_its_attempt_stopped(

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from processors.pdf.layout import Line, PageLayout
 from processors.pdf.markdown import (
+    Furniture,
+    PageText,
     Styles,
-    furniture_keys,
+    join_lines,
     page_markdown,
     page_text,
+    plain_text,
     remove_furniture,
 )
 
@@ -22,8 +25,8 @@ def _line(text: str, top: float, region: int, size: float = 10.0) -> Line:
 
 def _markdown_without_furniture(pages: list[list[Line]]) -> list[str]:
     texts = [page_text(PageLayout(595, HEIGHT, lines)) for lines in pages]
-    keys = furniture_keys(texts)
-    kept = [remove_furniture(text, keys) for text in texts]
+    furniture = Furniture.of([[text] for text in texts])
+    kept = [remove_furniture(text, furniture) for text in texts]
     styles = Styles.of(kept)
     return [page_markdown(text, styles) for text in kept]
 
@@ -62,3 +65,89 @@ def test_a_header_read_between_two_parts_of_a_paragraph_is_taken_out_of_it() -> 
     found = _markdown_without_furniture(pages)
     assert found == _markdown_of([[page[0], page[2]] for page in pages])
     assert found[0] == "The first part of the red sentence that continues in its red part."
+
+
+def _page(*lines: Line, source: str = "native") -> PageText:
+    return page_text(PageLayout(595, HEIGHT, list(lines), source))
+
+
+def _kept(pages: list[list[PageText]]) -> list[list[str]]:
+    furniture = Furniture.of(pages)
+    return [[plain_text(remove_furniture(text, furniture)) for text in texts] for texts in pages]
+
+
+def _body(word: str) -> Line:
+    return _line(f"The {word} body text of this page, set in the body size.", 400, 0)
+
+
+def test_text_layer_and_ocr_of_one_page_count_as_one_page() -> None:
+    """With ``both``, a page's text layer and its OCR hold the same lines: a title near the
+    top edge of one page is not a header repeated on two pages."""
+    first = [_line("Bescheid über die Gebühren", 40, 0), _body("first")]
+    second = [_line("Rechtsbehelfsbelehrung", 800, 0), _body("second")]
+    pages = [[_page(*lines), _page(*lines, source="ocr")] for lines in (first, second)]
+    kept = _kept(pages)
+    assert kept[0][0].startswith("Bescheid über die Gebühren")
+    assert kept[0][1].startswith("Bescheid über die Gebühren")
+    assert kept[1][0].startswith("Rechtsbehelfsbelehrung")
+
+
+def test_a_numbered_heading_on_every_page_is_not_a_header() -> None:
+    pages = [
+        [_page(_line(f"Kapitel {number}", 40, 0, size=16), _body(word))]
+        for number, word in enumerate(("red", "green", "blue"), 1)
+    ]
+    assert [texts[0].splitlines()[0] for texts in _kept(pages)] == [
+        "Kapitel 1", "Kapitel 2", "Kapitel 3"
+    ]  # fmt: skip
+
+
+def test_page_numbers_go_even_from_a_single_page_and_headers_by_odd_and_even_pages() -> None:
+    single = _kept([[_page(_body("only"), _line("Seite 2 von 5", 800, 1))]])
+    assert single == [["The only body text of this page, set in the body size."]]
+    pages = [
+        [_page(_line(header, 40, 0), _body(word), _line(number, 800, 1))]
+        for header, word, number in zip(
+            ["Jahresbericht 2025", "Kapitel Finanzen"] * 3 + ["Jahresbericht 2025"],
+            ["a", "b", "c", "d", "e", "f", "g"],
+            ["i", "ii", "iii", "iv", "v", "vi", "vii"],
+            strict=True,
+        )
+    ]
+    assert all(texts[0].startswith("The ") for texts in _kept(pages))
+    assert all("\n" not in texts[0] for texts in _kept(pages))  # no header, no page number
+
+
+def test_a_hyphen_before_a_conjunction_stands_for_a_word_left_out() -> None:
+    assert join_lines(["die Haushalts-", "und Finanzplanung"]) == (
+        "die Haushalts- und Finanzplanung"
+    )
+    assert join_lines(["Ein-", "oder Ausgaben"]) == "Ein- oder Ausgaben"
+    assert join_lines(["Verwal-", "tung und Unterlagen"]) == "Verwaltung und Unterlagen"
+
+
+def test_what_looks_like_a_list_marker_inside_a_sentence_does_not_start_a_list() -> None:
+    lines = [
+        _line("Die Frist für den Antrag beginnt am", 100, 0),
+        _line("1. Januar und gilt für alle Verfahren,", 112, 0),
+        _line("z. B. für Anträge auf Förderung.", 124, 0),
+        _line("Dazu gehören:", 136, 0),
+        _line("1) die Anmeldung,", 148, 0),
+        _line("2) die Prüfung.", 160, 0),
+    ]
+    assert _markdown_of([lines]) == [
+        "Die Frist für den Antrag beginnt am 1. Januar und gilt für alle Verfahren, "
+        "z. B. für Anträge auf Förderung. Dazu gehören:\n\n1) die Anmeldung,\n2) die Prüfung."
+    ]
+
+
+def test_a_numbered_line_set_large_is_a_heading() -> None:
+    lines = [
+        _line("1. Einleitung", 60, 0, size=16),
+        _line("Der Bericht beschreibt das Verfahren und seine Ergebnisse.", 100, 1),
+        _line("2. Methoden", 140, 2, size=16),
+        _line("Die Daten wurden im Jahr erhoben und danach ausgewertet.", 180, 3),
+    ]
+    markdown = _markdown_of([lines])[0]
+    assert markdown.startswith("### 1. Einleitung\n\nDer Bericht")
+    assert "### 2. Methoden" in markdown

@@ -33,4 +33,8 @@ def test_verdicts() -> None:
     assert judge(" \n ", 0.9).reason == "empty"
     assert judge("\ue000" * 30, 0.0).reason == "garbage"
     assert judge("Seite 3", 0.95).reason == "image"
-    assert judge("Die Verwaltung prüft den Antrag im Rahmen der Frist.", 0.95).reason == "ok"
+    stamp = "Eingang 12.03.2025 Az. 123/45-1 Blatt 1"  # stamped on a scan
+    assert judge(stamp, 0.98).reason == "image"
+    assert judge(stamp, 0.6).reason == "ok"  # a picture on a page with a line of text
+    assert judge(" ".join([stamp] * 10), 0.98).reason == "ok"  # text over a background
+    assert judge("Die Verwaltung prüft den Antrag im Rahmen der Frist.", 0.0).reason == "ok"
