@@ -30,7 +30,7 @@ from jobs import services
 from jobs.admin_forms import NewBatchForm, NewJobForm, preview_errors
 from jobs.admin_ui import batch_bar, batch_counts, batch_label, throughput_svg
 from jobs.models import Job, JobTypeSetting
-from jobs.selectors import alive_workers
+from jobs.selectors import alive_workers, due_pending_jobs
 from jobs.states import UNFINISHED, JobStatus
 from processors.registry import job_types
 
@@ -84,10 +84,12 @@ def unfinished_counts() -> dict[tuple[str, str], int]:
 
 
 def oldest_pending(pending_types: list[str]) -> dict[str, Any] | None:
-    """The oldest pending job: per type with pending jobs, the first entry of the index
-    (status, job_type, created_at); a MIN over all pending jobs would read every one of them."""
+    """The oldest pending job that is due (not scheduled for later): per type with pending
+    jobs, the first entry of the index (status, job_type, created_at); a MIN over all
+    pending jobs would read every one of them."""
     candidates = [
-        Job.objects.filter(status=JobStatus.PENDING, job_type=job_type)
+        due_pending_jobs()
+        .filter(job_type=job_type)
         .order_by("created_at")
         .values("job_id", "job_type", "job_name", "created_at")
         .first()

@@ -67,7 +67,7 @@ from jobs.schemas import (
     WorkerOut,
     errors,
 )
-from jobs.states import FINISHED, JobStatus
+from jobs.states import FINISHED
 from processors.files import job_dir
 from processors.registry import job_types, limits
 
@@ -863,8 +863,8 @@ def list_workers(
 
 
 def health_summary() -> dict[str, Any]:
-    """Live workers and the oldest pending job's age, for GET /api/health."""
+    """Live workers and the age of the oldest pending job that is due, for GET /api/health."""
     alive = selectors.alive_workers().count()
-    oldest = Job.objects.filter(status=JobStatus.PENDING).aggregate(oldest=Min("created_at"))
+    oldest = selectors.due_pending_jobs().aggregate(oldest=Min("created_at"))
     age = (timezone.now() - oldest["oldest"]).total_seconds() if oldest["oldest"] else None
     return {"workers_alive": alive, "oldest_pending_age_seconds": age}

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from jobcenter.errors import NotFound
 from jobs.models import Job, JobLog, Worker
-from jobs.states import UNFINISHED
+from jobs.states import UNFINISHED, JobStatus
 
 
 def get_job(job_id: str) -> Job:
@@ -42,6 +42,13 @@ def unfinished_keys(keys: list[str]) -> dict[str, str]:
         ).values_list("unique_key", "job_id")
         found.update(rows)
     return found
+
+
+def due_pending_jobs() -> QuerySet[Job]:
+    """Pending jobs a worker may take now: not those scheduled for later (``run_after``),
+    which are not late however long ago they were submitted."""
+    due = Q(run_after__isnull=True) | Q(run_after__lte=timezone.now())
+    return Job.objects.filter(due, status=JobStatus.PENDING)
 
 
 def job_logs(job_id: str) -> QuerySet[JobLog]:

@@ -131,6 +131,11 @@ def enqueue(
                 job.save(force_insert=True)
                 if batch_id is not None:
                     apply_status_changes(batch_id, {JobStatus.PENDING: 1}, added=1, now=now)
+                    # a job added to an archived batch would never be claimed (claims skip
+                    # archived batches): the batch is back in use, as after a restart
+                    Batch.objects.filter(pk=batch_id, archived=True).update(
+                        archived=False, updated_at=now
+                    )
                 JobLog.objects.create(job=job, timestamp=now, message=f"Created ({job_type}).")
                 notify_jobs_pending()
             return job

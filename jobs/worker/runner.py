@@ -269,10 +269,12 @@ class JobWorker:
         logger.info("job %s %s", outcome.job_id, description)
         self.db.post(outcome)
 
-    def _release(self, slot: Slot) -> ClaimedJob | None:
+    def _release(self, slot: Slot, *, ended: bool = True) -> ClaimedJob | None:
+        """The slot's job, no longer held; ``ended``: its attempt ended here (a job handed
+        back at shutdown did not, and is not counted as done)."""
         job = slot.release()
         if job is not None:
-            self.jobs_done += 1
+            self.jobs_done += ended
             with self._held_lock:
                 self._held.discard(job.job_id)
         return job
@@ -392,7 +394,7 @@ class JobWorker:
         assert self.pool is not None
         for slot in list(self.pool.busy()):
             lost = slot.lost
-            job = self._release(slot)
+            job = self._release(slot, ended=False)
             self.pool.replace(slot, fresh=False)
             if job is not None and not lost:
                 self._record(

@@ -159,6 +159,8 @@ def test_bad_options_are_refused(workers: Workers) -> None:
     for args, error in [
         (("--concurrency", "0"), "--concurrency must be at least 1"),
         (("--max-jobs", "0"), "--max-jobs must be at least 1"),
+        (("--job-types", "echo,nosuch"), "--job-types: no job type nosuch (known: "),
+        (("--exclude-types", "ecko"), "--exclude-types: no job type ecko (known: "),
     ]:
         worker = workers.start(*args, ready=False)
         assert worker.wait(30) != 0

@@ -175,6 +175,9 @@ def test_health_reports_workers_and_oldest_pending_age(make_job: Any) -> None:
     body = anonymous.get("/api/health").json()
     assert body["workers_alive"] == 1
     assert 590 < body["oldest_pending_age_seconds"] < 700
+    # a job scheduled for later is not late, however long ago it was submitted
+    Job.objects.filter(pk=job.pk).update(run_after=timezone.now() + timedelta(hours=1))
+    assert anonymous.get("/api/health").json()["oldest_pending_age_seconds"] is None
 
 
 def test_health_counts_only_running_workers_with_a_fresh_heartbeat(db: None, settings: Any) -> None:

@@ -536,3 +536,12 @@ def test_set_pending_gives_a_job_with_no_attempts_left_one_more(batch: Batch) ->
     services.set_pending(fresh.pk)
     fresh.refresh_from_db()
     assert (fresh.attempts, fresh.max_attempts) == (0, 3)
+
+
+def test_a_job_added_to_an_archived_batch_brings_the_batch_back(batch: Batch) -> None:
+    """Claims skip archived batches: without this the new job would wait forever."""
+    Batch.objects.filter(pk=batch.pk).update(archived=True)
+    job = services.enqueue("echo", {"message": "late"}, batch=batch)
+    batch.refresh_from_db()
+    assert batch.archived is False
+    assert (job.status, job.batch_id) == (JobStatus.PENDING, batch.pk)

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.worker.runner import JobWorker, WorkerConfig
+from processors.registry import job_types
 
 
 def type_list(value: str) -> list[str]:
@@ -53,6 +54,14 @@ class Command(BaseCommand):
             raise CommandError("--concurrency must be at least 1")
         if options["max_jobs"] is not None and options["max_jobs"] < 1:
             raise CommandError("--max-jobs must be at least 1")
+        known = set(job_types())
+        for option in ("job_types", "exclude_types"):
+            unknown = sorted(set(options[option]) - known)
+            if unknown:
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(
+                    f"{flag}: no job type {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+                )
         self.setup_logging(options["verbosity"])
         config = WorkerConfig.from_settings(
             concurrency=options["concurrency"],
