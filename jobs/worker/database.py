@@ -71,6 +71,7 @@ class DatabaseSide(threading.Thread):
         self._progress: dict[str, dict[str, Any]] = {}
         self._logs: list[tuple[str, str, str]] = []
         self._next_housekeeping = 0.0
+        self._started_seen = 0
         self._next_progress_flush = 0.0
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -222,7 +223,31 @@ class DatabaseSide(threading.Thread):
         if claimed or not was_empty:
             self.worker.wake()  # jobs to hand out, or (burst mode) nothing left
 
+    def _hand_back_waiting(self) -> None:
+        """Jobs claimed ahead wait here for a free child. When no child took one for a whole
+        heartbeat, the estimate that claimed them was wrong (short jobs before, long ones
+        now): all but one per child go back to pending, without spending an attempt, where
+        other workers can take them, a paused batch or job type holds them, and a crash of
+        this worker cannot cost them their attempt."""
+        started = self.worker.started_total
+        idle = started == self._started_seen
+        self._started_seen = started
+        surplus = len(self.buffer) - self.config.concurrency
+        if not idle or surplus <= 0 or self.worker.stop_requested:
+            return
+        waiting: list[ClaimedJob] = []
+        for _ in range(surplus):
+            try:
+                waiting.append(self.buffer.pop())  # the newest claims; the runner takes the oldest
+            except IndexError:
+                break
+        self.worker.expect_long_jobs(self.config.heartbeat_seconds)
+        for job in waiting:
+            logger.info("job %s handed back to pending (no free child)", job.job_id)
+            self.post(Outcome(job.job_id, "released", attempt=job.attempt))
+
     def _housekeeping(self) -> None:
+        self._hand_back_waiting()
         config = self.config
         held = self.worker.held_jobs() + [job.job_id for job in list(self.buffer)]
         state = queue.renew_leases(self.worker.worker_id, held, config.lease_seconds)

@@ -75,6 +75,8 @@ class JobWorker:
         self.name = config.name or self.worker_id
         self.jobs_done = 0
         self.idle_children = 0
+        self.started_total = 0
+        """Jobs taken from the buffer to a child, ever (read by the database thread)."""
         self.stop_requested = 0
         self.shutdown_deadline = float("inf")
         self._avg_runtime: float | None = None
@@ -96,6 +98,11 @@ class JobWorker:
     def held_jobs(self) -> list[str]:
         with self._held_lock:
             return list(self._held)
+
+    def expect_long_jobs(self, seconds: float) -> None:
+        """Claimed jobs waited ``seconds`` for a free child: the jobs run now are longer
+        than the average of the earlier ones, so claim ahead as for jobs this long."""
+        self._avg_runtime = max(self._avg_runtime or 0.0, seconds)
 
     def prefetch(self) -> int:
         """Claim ahead enough jobs to keep the children busy for PREFETCH_WINDOW_SECONDS:
@@ -338,7 +345,10 @@ class JobWorker:
                 continue
             queued = next((job for job in list(self.db.buffer) if job.job_id == job_id), None)
             if queued is not None:
-                self.db.buffer.remove(queued)
+                try:
+                    self.db.buffer.remove(queued)
+                except ValueError:  # the database thread handed it back meanwhile
+                    continue
                 if kind == "cancel":
                     self._record(
                         Outcome(job_id, "cancelled", attempt=queued.attempt),
@@ -353,6 +363,7 @@ class JobWorker:
                     job = self.db.buffer.popleft()
                 except IndexError:
                     break
+                self.started_total += 1
                 processor = get_registry().processors.get(job.job_type)
                 timeout = float(limits(processor)["timeout"] or 3600) if processor else 60.0
                 with self._held_lock:

@@ -15,7 +15,7 @@ from batches.services import create_batch, set_active, toggle_active
 from jobs import services
 from jobs.models import Job, JobLog, JobTypeSetting, Worker
 from jobs.states import JobStatus
-from tests.acceptance.workers import Workers, wait_for_status
+from tests.acceptance.workers import Workers, wait_for, wait_for_status
 from tests.worker_processors import read_records
 
 pytestmark = pytest.mark.slow
@@ -166,3 +166,35 @@ def test_bad_options_are_refused(workers: Workers) -> None:
         assert worker.wait(30) != 0
         assert error in worker.output()
     assert not Worker.objects.exists()
+
+
+def test_jobs_claimed_ahead_go_back_when_no_child_frees_up(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """After many short jobs a worker claims far ahead; when long ones come next, those it
+    cannot start within a heartbeat (0.5 s here) go back to pending, no attempt spent, for
+    other workers (and a paused batch, and a crash of this worker) to see."""
+    runs = tmp_path / "runs.txt"
+    workers.start("--concurrency", "1")
+    short = [services.enqueue("echo", {"message": str(n)}).pk for n in range(60)]
+    wait_for_status(short, JobStatus.COMPLETED, workers)
+    long = [
+        services.enqueue("slow", {"path": str(runs), "seconds": 4, "steps": 40}).pk
+        for _ in range(8)
+    ]
+    time.sleep(0.3)
+    held = Job.objects.filter(pk__in=long, status=JobStatus.PROCESSING).count()
+    assert held > 2, "the worker should have claimed ahead (else this test shows nothing)"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        held = Job.objects.filter(pk__in=long, status=JobStatus.PROCESSING).count()
+        if held <= 2:
+            break
+        time.sleep(0.05)
+    assert held <= 2, f"{held} jobs still held by a worker with one child"
+    waiting = Job.objects.filter(pk__in=long, status=JobStatus.PENDING)
+    assert waiting.count() >= 6 and all(job.attempts == 0 for job in waiting)
+    assert JobLog.objects.filter(job_id__in=long, message__startswith="Released").exists()
+    second = workers.start("--concurrency", "1")
+    wait_for_status(long, JobStatus.COMPLETED, workers, timeout=60)
+    wait_for(lambda: second.row().jobs_done >= 1, timeout=5, message="the second worker ran none")
