@@ -26,8 +26,11 @@ _BULLET = re.compile(
 _NUMBERED = re.compile(r"^(\d{1,3}[.)]|[a-z]\))\s+(\S.*)$")
 """``1.``, ``1)``, ``a)``; not ``a.``, which starts sentences ("z. B.") more often than lists."""
 _CLAUSE_ENDS = (".", ":", ";", "!", "?")
-"""A list item inside a paragraph must follow a line that ends like this: else the line
-only happens to start with what looks like a marker."""
+"""A numbered or dashed list item inside a paragraph must follow a line that ends like
+this: else the line only happens to start with what looks like a marker."""
+_RUNNING_MARKERS = frozenset("-*\u00b7\u2013\u2014abcdefghijklmnopqrstuvwxyz")
+"""With the digits, markers that also occur in running text (dashes, "1. Januar",
+"a) gelten"); a bullet glyph (•, ▪, ►, …) starts an item wherever it stands."""
 _ELISION_WORDS = frozenset({"und", "oder", "bzw.", "sowie", "bis", "and", "or", "to"})
 _PAGE_NUMBER = re.compile(
     r"^(?:[-\u2013 ]*(?:#|[ivxlc]{1,7})[-\u2013 ]*"  # 4, - 4 -, iv
@@ -167,7 +170,13 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
         line = item
         start = _list_start(line.text)
         breaks = not lines or _breaks(previous, line, source)
-        if start and not breaks and kind == "p" and not lines[-1].text.endswith(_CLAUSE_ENDS):
+        if (
+            start
+            and not breaks
+            and kind == "p"
+            and (line.text[0] in _RUNNING_MARKERS or line.text[0].isdecimal())
+            and not lines[-1].text.endswith(_CLAUSE_ENDS)
+        ):
             start = None  # a date ("1. Januar") or a dash wrapped to a line's start: read on
         if breaks or start is not None:
             close(index - 1)

@@ -151,3 +151,12 @@ def test_a_numbered_line_set_large_is_a_heading() -> None:
     markdown = _markdown_of([lines])[0]
     assert markdown.startswith("### 1. Einleitung\n\nDer Bericht")
     assert "### 2. Methoden" in markdown
+
+
+def test_a_bullet_glyph_starts_an_item_even_after_a_line_without_a_colon() -> None:
+    lines = [
+        _line("Im Paket enthalten sind", 100, 0),
+        _line("\u2022 das Handbuch", 112, 0),
+        _line("\u2022 die Software", 124, 0),
+    ]
+    assert _markdown_of([lines]) == ["Im Paket enthalten sind\n\n- das Handbuch\n- die Software"]
