@@ -31,6 +31,9 @@ logger = logging.getLogger("jobcenter.worker")
 
 PROGRESS_FLUSH_SECONDS = 0.5
 MAX_DB_BACKOFF_SECONDS = 30.0
+HAND_BACK_SECONDS = 2.0
+"""The least time claimed jobs wait without any child taking one before the surplus goes
+back to pending (else two heartbeats)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class DatabaseSide(threading.Thread):
         self._logs: list[tuple[str, str, str]] = []
         self._next_housekeeping = 0.0
         self._started_seen = 0
+        self._waiting_since = 0.0
         self._next_progress_flush = 0.0
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -224,24 +228,29 @@ class DatabaseSide(threading.Thread):
             self.worker.wake()  # jobs to hand out, or (burst mode) nothing left
 
     def _hand_back_waiting(self) -> None:
-        """Jobs claimed ahead wait here for a free child. When no child took one for a whole
-        heartbeat, the estimate that claimed them was wrong (short jobs before, long ones
-        now): all but one per child go back to pending, without spending an attempt, where
-        other workers can take them, a paused batch or job type holds them, and a crash of
-        this worker cannot cost them their attempt."""
-        started = self.worker.started_total
-        idle = started == self._started_seen
-        self._started_seen = started
+        """Jobs claimed ahead wait here for a free child. When no child took one for two
+        heartbeats (at least HAND_BACK_SECONDS), the estimate that claimed them was wrong
+        (short jobs before, long ones now): all but one per child go back to pending,
+        without spending an attempt, where other workers can take them, a paused batch or
+        job type holds them, and a crash of this worker cannot cost them their attempt."""
+        started, now = self.worker.started_total, time.monotonic()
         surplus = len(self.buffer) - self.config.concurrency
-        if not idle or surplus <= 0 or self.worker.stop_requested:
+        if started != self._started_seen or surplus <= 0:
+            self._started_seen, self._waiting_since = started, now
             return
+        waited = now - self._waiting_since
+        if waited < max(2 * self.config.heartbeat_seconds, HAND_BACK_SECONDS):
+            return  # not for a moment without a start (a busy machine, a slow fork)
+        if self.worker.stop_requested:
+            return
+        self._waiting_since = now
         waiting: list[ClaimedJob] = []
         for _ in range(surplus):
             try:
                 waiting.append(self.buffer.pop())  # the newest claims; the runner takes the oldest
             except IndexError:
                 break
-        self.worker.expect_long_jobs(self.config.heartbeat_seconds)
+        self.worker.expect_long_jobs(waited)
         for job in waiting:
             logger.info("job %s handed back to pending (no free child)", job.job_id)
             self.post(Outcome(job.job_id, "released", attempt=job.attempt))
