@@ -75,7 +75,7 @@ class DatabaseSide(threading.Thread):
         self._logs: list[tuple[str, str, str]] = []
         self._next_housekeeping = 0.0
         self._started_seen = 0
-        self._waiting_since = 0.0
+        self._waiting_since = time.monotonic()
         self._next_progress_flush = 0.0
         self._backoff = 0.0
         self._retry_at = 0.0
