@@ -8,7 +8,7 @@ webhooks live in one place. Each call is one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO
@@ -131,11 +131,7 @@ def enqueue(
                 job.save(force_insert=True)
                 if batch_id is not None:
                     apply_status_changes(batch_id, {JobStatus.PENDING: 1}, added=1, now=now)
-                    # a job added to an archived batch would never be claimed (claims skip
-                    # archived batches): the batch is back in use, as after a restart
-                    Batch.objects.filter(pk=batch_id, archived=True).update(
-                        archived=False, updated_at=now
-                    )
+                    _back_in_use([batch_id], now)
                 JobLog.objects.create(job=job, timestamp=now, message=f"Created ({job_type}).")
                 notify_jobs_pending()
             return job
@@ -233,10 +229,7 @@ def change_jobs(
                     recorder.moved(pk, batch_id, old, transition.target)
                     recorder.log(pk, text, level)
                 if requeued:
-                    batch_ids = {batch_id for _, batch_id in chunk if batch_id is not None}
-                    Batch.objects.filter(pk__in=sorted(batch_ids), archived=True).update(
-                        archived=False, updated_at=now
-                    )
+                    _back_in_use({batch_id for _, batch_id in chunk if batch_id}, now)
         recorder.save()
     return changed
 
@@ -323,6 +316,14 @@ def reset_fields() -> dict[str, Any]:
         "started_at": None,
         "completed_at": None,
     }
+
+
+def _back_in_use(batch_ids: Iterable[str], now: datetime) -> None:
+    """Unarchive the batches a job was added to or sent back to the queue in: claims skip
+    archived batches, so their pending jobs would wait forever."""
+    Batch.objects.filter(pk__in=sorted(batch_ids), archived=True).update(
+        archived=False, updated_at=now
+    )
 
 
 # --- uploads --------------------------------------------------------------------------------

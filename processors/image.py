@@ -180,14 +180,7 @@ class ImageProcessor(Processor):
     def _ocr(
         self, params: ImageParams, ctx: JobContext, source: Any, tesseract: str, markdown_file: str
     ) -> tuple[dict[str, Any], bool]:
-        from processors.pdf.markdown import (
-            Furniture,
-            Styles,
-            page_markdown,
-            page_text,
-            plain_text,
-            remove_furniture,
-        )
+        from processors.pdf.markdown import page_markdown, page_text, plain_text, settle
         from processors.pdf.pool import GuardFailed, default_workers, run_guarded, run_pages
 
         seconds = float(settings.JOBCENTER_PDF_PAGE_SECONDS)
@@ -270,12 +263,9 @@ class ImageProcessor(Processor):
                     {"source": source.reference},
                 )
             raise ProcessorError("OCR_FAILED", f"no page could be read (first: {first})")
-        page_texts = {index: page_text(done[index][0].layout) for index in sorted(done)}
-        furniture = Furniture.of([[text] for text in page_texts.values()])
-        page_texts = {
-            index: remove_furniture(text, furniture) for index, text in page_texts.items()
-        }
-        styles = Styles.of(list(page_texts.values()))
+        indexes_read = sorted(done)
+        kept, styles = settle([[page_text(done[index][0].layout)] for index in indexes_read])
+        page_texts = {index: texts[0] for index, texts in zip(indexes_read, kept, strict=True)}
         sections, texts, pages = [], [], []
         for index in indexes:
             number = index + 1

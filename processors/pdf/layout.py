@@ -130,9 +130,6 @@ class PageLayout:
                 parts.extend(" ".join(row) for row in item.rows)
         return "\n".join(parts)
 
-    def char_count(self) -> int:
-        return sum(len(part.replace(" ", "")) for part in self.text().splitlines())
-
 
 @dataclass
 class Rule:

@@ -328,6 +328,17 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     return PageText(page.source, _paragraphs(lines, page.source), edges, sizes, items)
 
 
+def settle(pages: list[list[PageText | None]]) -> tuple[list[list[PageText | None]], Styles]:
+    """The decisions that need the whole document, for each page's texts (text layer, OCR;
+    None where there is none): the pages without their headers and footers, and the
+    styles of what remains."""
+    furniture = Furniture.of([[text for text in texts if text] for texts in pages])
+    kept = [
+        [remove_furniture(text, furniture) if text else None for text in texts] for texts in pages
+    ]
+    return kept, Styles.of([text for texts in kept for text in texts if text])
+
+
 def _all_dropped(paragraph: Paragraph, drop: set[int]) -> bool:
     return drop.issuperset(range(paragraph.first, paragraph.last + 1))
 

@@ -287,25 +287,13 @@ class PdfProcessor(Processor):
         llm: Any,
         warnings: list[str],
     ) -> dict[str, Any]:
-        from processors.pdf.markdown import (
-            Furniture,
-            Styles,
-            page_markdown,
-            plain_text,
-            remove_furniture,
-        )
+        from processors.pdf.markdown import page_markdown, plain_text, settle
 
         method = params.extraction_method
-        read = outcome.results.values()
-        furniture = Furniture.of([[text for text in (p.native, p.ocr) if text] for p in read])
-        for page in outcome.results.values():
-            if page.native is not None:
-                page.native = remove_furniture(page.native, furniture)
-            if page.ocr is not None:
-                page.ocr = remove_furniture(page.ocr, furniture)
-        styles = Styles.of(
-            [text for page in outcome.results.values() for text in (page.native, page.ocr) if text]
-        )
+        read = list(outcome.results.values())
+        kept, styles = settle([[page.native, page.ocr] for page in read])
+        for page, (native, ocr) in zip(read, kept, strict=True):
+            page.native, page.ocr = native, ocr
         sections: list[str] = []
         page_texts: list[str] = []
         pages: list[dict[str, Any]] = []

@@ -159,17 +159,21 @@ def test_a_page_past_its_time_budget_is_stopped(
     assert [m for _, s, m in ctx.progress_reports if s == "pages"][-1] == "page 3/3"
 
 
-def test_a_page_that_kills_its_process_costs_only_that_page(
-    run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    original = PdfiumPages.layout
+def _crashing_on(page: int, original: Any) -> Any:
+    """``PdfiumPages.layout`` that kills its process (SIGSEGV) on page index ``page``."""
 
     def layout(self: PdfiumPages, index: int) -> Any:
-        if index == 0:
+        if index == page:
             os.kill(os.getpid(), signal.SIGSEGV)
         return original(self, index)
 
-    monkeypatch.setattr(PdfiumPages, "layout", layout)
+    return layout
+
+
+def test_a_page_that_kills_its_process_costs_only_that_page(
+    run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(PdfiumPages, "layout", _crashing_on(0, PdfiumPages.layout))
     job_settings.JOBCENTER_PDF_WORKERS = 1
     results, _ = run_job({"source": str(pdf_corpus.path("one_column"))})
     assert [page["method"] for page in results["pages"]] == ["failed", "native", "native"]
@@ -182,14 +186,7 @@ def test_a_crash_after_pages_done_but_not_yet_reported_names_the_page_that_crash
     """Page processes report fast pages in batches; the first two pages are done and not
     yet sent when the third kills the process: the third is the one lost, the first two
     are read again by the next process."""
-    original = PdfiumPages.layout
-
-    def layout(self: PdfiumPages, index: int) -> Any:
-        if index == 2:
-            os.kill(os.getpid(), signal.SIGSEGV)
-        return original(self, index)
-
-    monkeypatch.setattr(PdfiumPages, "layout", layout)
+    monkeypatch.setattr(PdfiumPages, "layout", _crashing_on(2, PdfiumPages.layout))
     monkeypatch.setattr("processors.pdf.pool.REPORT_SECONDS", 3600.0)
     job_settings.JOBCENTER_PDF_WORKERS = 1  # 12 pages: chunks of 3, the first is 1-3
     path = pdf_corpus.add("twelve", corpus.one_column(12, seed=12).pdf)
