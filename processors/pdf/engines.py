@@ -14,6 +14,7 @@ import ctypes
 import functools
 import io
 import itertools
+import math
 import re
 import statistics
 from collections import Counter
@@ -120,6 +121,7 @@ class PdfiumPages:
         font_size = pdfium_c.FPDFText_GetFontSize
         font_weight = pdfium_c.FPDFText_GetFontWeight
         char_origin = pdfium_c.FPDFText_GetCharOrigin
+        char_angle = pdfium_c.FPDFText_GetCharAngle
         left, top, right, bottom = cells = [ctypes.c_double() for _ in range(4)]
         refs = [ctypes.byref(cell) for cell in cells]
         x, y = ctypes.c_double(), ctypes.c_double()
@@ -146,6 +148,8 @@ class PdfiumPages:
                 size = font_size(raw, first)
                 if size <= 0:
                     size = max(y1 - y0, 1.0)
+                elif y1 - y0 > 1.6 * size and _diagonal(char_angle(raw, first)):
+                    continue  # a watermark across the page ("ENTWURF"), not its text
                 baseline = y.value if char_origin(raw, first, *origin) else y0
                 runs.append(
                     Line(
@@ -315,6 +319,16 @@ class PdfiumPages:
             "pdf_version": _version(self.document.get_version()),
             "encrypted": pdfium_c.FPDF_GetSecurityHandlerRevision(self.document.raw) != -1,
         }
+
+
+def _diagonal(radians: float) -> bool:
+    """Text set at an angle that is not a multiple of a right angle (more than 5° off),
+    as watermarks are; upright and sideways text (a margin note, a landscape table) is
+    read. pdfium answers -1 when it cannot tell."""
+    if radians < 0:
+        return False
+    off = math.degrees(radians) % 90
+    return 5 < off < 85
 
 
 def _bounded_text(raw: Any, left: float, top: float, right: float, bottom: float) -> str:
@@ -492,13 +506,31 @@ class PdfminerPages:
         left, top = page.x0, page.y1
         lines: list[Line] = []
         rules: list[Rule] = []
+        turned: list[Any] = []
 
         def walk(obj: Any) -> None:
             if isinstance(obj, LTTextLine):
-                text = clean_text(obj.get_text())
+                chars = [ch for ch in obj if isinstance(ch, LTChar)]
+                if any(_turned(ch) for ch in chars):
+                    # pdfminer lines up turned characters one by one, or with a level
+                    # neighbour: they are put into lines of their own below
+                    turned.extend(ch for ch in chars if _turned(ch))
+                    parts = [ch for ch in obj if not (isinstance(ch, LTChar) and _turned(ch))]
+                    chars = [ch for ch in parts if isinstance(ch, LTChar)]
+                    text = clean_text("".join(part.get_text() for part in parts))
+                    if not chars or not text:
+                        return
+                    box = (
+                        min(ch.x0 for ch in chars),
+                        min(ch.y0 for ch in chars),
+                        max(ch.x1 for ch in chars),
+                        max(ch.y1 for ch in chars),
+                    )
+                else:
+                    text = clean_text(obj.get_text())
+                    box = (obj.x0, obj.y0, obj.x1, obj.y1)
                 if not text:
                     return
-                chars = [ch for ch in obj if isinstance(ch, LTChar)]
                 sizes = [ch.size for ch in chars] or [obj.height]
                 size = statistics.median(sizes)
                 baselines = [ch.matrix[5] for ch in chars] or [obj.y0]
@@ -507,10 +539,10 @@ class PdfminerPages:
                 lines.append(
                     Line(
                         text,
-                        obj.x0 - left,
-                        top - obj.y1,
-                        obj.x1 - left,
-                        top - obj.y0,
+                        box[0] - left,
+                        top - box[3],
+                        box[2] - left,
+                        top - box[1],
                         top - statistics.median(baselines),
                         size,
                         bold,
@@ -527,4 +559,59 @@ class PdfminerPages:
                     walk(child)
 
         walk(page)
+        lines.extend(_sideways_lines(turned, left, top))
         return PageLayout(page.width, page.height, reading_order(lines, rules), "native")
+
+
+def _turned(char: Any) -> bool:
+    """A pdfminer character not set level (more than about 3° off)."""
+    a, b = char.matrix[0], char.matrix[1]
+    return a <= 0 or abs(b) > 0.05 * a
+
+
+_QUARTERS = ((1, 0), (0, 1), (-1, 0), (0, -1))
+"""The reading direction of text turned by 0, 90, 180 and 270 degrees."""
+
+
+def _sideways_lines(chars: list[Any], left: float, top: float) -> list[Line]:
+    """Lines of pdfminer characters turned by a right angle (a note up the margin, a
+    table set sideways), each read along its direction; text at other angles (a watermark
+    across the page) is left out, as the pdfium engine does."""
+    placed = []
+    for char in chars:
+        a, b = char.matrix[0], char.matrix[1]
+        if _diagonal(math.atan2(b, a) % (2 * math.pi)):
+            continue
+        quarter = round(math.degrees(math.atan2(b, a)) / 90) % 4
+        cos, sin = _QUARTERS[quarter]
+        size = max(char.width if sin else char.height, 1.0)
+        x, y = char.matrix[4], char.matrix[5]
+        placed.append((quarter, -sin * x + cos * y, cos * x + sin * y, size, char))
+    placed.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
+    groups: list[list[tuple[int, float, float, float, Any]]] = []
+    for entry in placed:
+        last = groups[-1][-1] if groups else None
+        if last and last[0] == entry[0] and entry[1] - last[1] <= 0.3 * entry[3]:
+            groups[-1].append(entry)
+        else:
+            groups.append([entry])
+    lines = []
+    for group in groups:
+        group.sort(key=lambda entry: entry[2])
+        text = ""
+        reach = None
+        for _, _, along, size, char in group:
+            piece = char.get_text()
+            if reach is not None and along - reach > 0.2 * size and not text.endswith(" "):
+                text += " "
+            text += piece
+            reach = along + char.adv
+        text = clean_text(text)
+        if not text:
+            continue
+        chars = [entry[4] for entry in group]
+        x0, x1 = min(c.x0 for c in chars), max(c.x1 for c in chars)
+        y0, y1 = min(c.y0 for c in chars), max(c.y1 for c in chars)
+        size = statistics.median(entry[3] for entry in group)
+        lines.append(Line(text, x0 - left, top - y1, x1 - left, top - y0, top - y0, size))
+    return lines

@@ -38,6 +38,10 @@ _PAGE_NUMBER = re.compile(
 )
 _DIGITS = re.compile(r"\d+")
 _ESCAPE_START = re.compile(r"^(#|>|[-+*]\s|=+$|-+$)")
+_INLINE = re.compile(r"[\\*`\[]|(?<![^\W_])_|_(?![^\W_])|<(?=[A-Za-z/!?])|&(?=#?\w+;)|~(?=~)")
+"""What would start emphasis, code, a link, an HTML tag or an entity inside a line: a
+backslash, ``*``, a backtick, ``[``, ``_`` not between two letters or digits
+(``snake_case`` is safe), ``<`` before a letter, ``&`` before an entity name, ``~~``."""
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
 _SYNTAX_FIRST = frozenset("#>-+*=")
 """With the digits (``str.isdecimal``), the first characters ``_ESCAPE_START`` and
@@ -161,6 +165,7 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
             lines.clear()
 
     previous: Line | None = None
+    pitch = _pitch_limit(items) if source == "native" else 0.0
     for index, item in enumerate(items):
         if isinstance(item, Table):
             close(index - 1)
@@ -169,7 +174,11 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
             continue
         line = item
         start = _list_start(line.text)
-        breaks = not lines or _breaks(previous, line, source)
+        breaks = (
+            not lines
+            or _breaks(previous, line, source, pitch)
+            or (kind == "p" and _indented(previous, line, items, index))
+        )
         if (
             start
             and not breaks
@@ -210,16 +219,65 @@ def _strip_marker(text: str) -> str:
     return match.group(2) if match else text
 
 
-def _breaks(previous: Line | None, line: Line, source: str) -> bool:
+def _breaks(previous: Line | None, line: Line, source: str, limit: float) -> bool:
+    """``limit``: the distance from baseline to baseline, in text sizes, from which two
+    lines are apart (``_pitch_limit``)."""
     if previous is None or line.region != previous.region:
         return True
     if source == "ocr":
         return False  # Tesseract's paragraphs are the regions
     size = max(previous.size, line.size, 1.0)
     pitch = line.baseline - previous.baseline
-    if pitch <= 0 or pitch > 1.55 * size:
+    if pitch <= 0 or pitch > limit * size:
         return True
     return abs(line.size - previous.size) > 0.15 * size or line.bold != previous.bold
+
+
+def _pitch_limit(items: list[Item]) -> float:
+    """1.55 text sizes from baseline to baseline; on a page whose lines are usually set
+    further apart than that (one and a half or double spacing), 0.35 more than the usual
+    distance, as ``layout.paragraph_gap`` does for the space between lines (and the usual
+    distance is found the same way: the smallest that a quarter of the neighbours in a
+    region have)."""
+    pitches: dict[float, int] = {}
+    pairs = 0
+    previous: Item | None = None
+    for item in items:
+        if (
+            isinstance(item, Line)
+            and isinstance(previous, Line)
+            and item.region == previous.region
+            and item.baseline > previous.baseline
+        ):
+            pairs += 1
+            key = round(20 * (item.baseline - previous.baseline) / max(item.size, 1.0)) / 20
+            pitches[key] = pitches.get(key, 0) + 1
+        previous = item
+    common = [key for key in sorted(pitches) if pitches[key] >= max(3, 0.25 * pairs)]
+    if not common or common[0] < 1.45:
+        return 1.55
+    return max(1.55, common[0] + 0.35)
+
+
+_SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201c", "\u201d", "\u00bb", "\u00ab", ")")
+
+
+def _indented(previous: Line | None, line: Line, items: list[Item], index: int) -> bool:
+    """A first-line indent: ``line`` starts a paragraph when a sentence ended on the line
+    before and it starts further right (by at least 0.8 and at most 4 text sizes) than
+    both the line before and the line after, which are flush with each other. Only then:
+    the lines after a list item's first line are indented too, and so is a quotation."""
+    if previous is None or index + 1 >= len(items):
+        return False
+    following = items[index + 1]
+    if not isinstance(following, Line) or following.region != line.region:
+        return False
+    size = max(line.size, 1.0)
+    return (
+        0.8 * size <= line.x0 - previous.x0 <= 4 * size
+        and abs(following.x0 - previous.x0) <= 0.3 * size
+        and previous.text.endswith(_SENTENCE_ENDS)
+    )
 
 
 # --- headers and footers ---------------------------------------------------------------------
@@ -420,24 +478,25 @@ def page_markdown(page: PageText, styles: Styles) -> str:
             items.clear()
 
     for paragraph in page.paragraphs:
+        if paragraph.kind == "table" and paragraph.table is not None:
+            flush_list()
+            blocks.append(table_markdown(paragraph.table.rows))
+            continue
+        text = escape_inline(paragraph.text)
         if paragraph.kind == "li":
-            items.append(f"- {paragraph.text}")
+            items.append(f"- {_escape(text)}")
             continue
         if paragraph.kind == "ol":
             level = styles.heading_level(paragraph, page.source)
             if level:  # "1. Einleitung" set large: a numbered heading, not a list
                 flush_list()
-                blocks.append(f"{'#' * level} {paragraph.marker} {paragraph.text}")
+                blocks.append(f"{'#' * level} {paragraph.marker} {text}")
             elif paragraph.marker[:-1].isdigit():
-                items.append(f"{paragraph.marker} {paragraph.text}")
+                items.append(f"{paragraph.marker} {_escape(text)}")
             else:
-                items.append(f"- {paragraph.marker} {paragraph.text}")
+                items.append(f"- {paragraph.marker} {_escape(text)}")
             continue
         flush_list()
-        if paragraph.kind == "table" and paragraph.table is not None:
-            blocks.append(table_markdown(paragraph.table.rows))
-            continue
-        text = paragraph.text
         level = styles.heading_level(paragraph, page.source)
         if level:
             blocks.append("#" * level + " " + text)
@@ -445,6 +504,12 @@ def page_markdown(page: PageText, styles: Styles) -> str:
             blocks.append(_escape(text))
     flush_list()
     return "\n\n".join(blocks)
+
+
+def escape_inline(text: str) -> str:
+    """A text as itself in Markdown: a PDF's ``*`` or ``[1](`` is text, not emphasis or a
+    link (``_INLINE``)."""
+    return _INLINE.sub(r"\\\g<0>", text) if _INLINE.search(text) else text
 
 
 def _escape(text: str) -> str:
@@ -461,7 +526,8 @@ def _escape(text: str) -> str:
 def table_markdown(rows: list[list[str]]) -> str:
     width = max(len(row) for row in rows)
     cells = [
-        [cell.replace("|", "\\|").strip() for cell in row] + [""] * (width - len(row))
+        [escape_inline(cell).replace("|", "\\|").strip() for cell in row]
+        + [""] * (width - len(row))
         for row in rows
     ]
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + " --- |" * width]

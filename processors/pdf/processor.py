@@ -8,6 +8,7 @@ Markdown once every page is in. See docs/processors/pdf.md.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,8 +255,7 @@ class PdfProcessor(Processor):
             ) from exc
         if not finished:
             if ctx.cancelled:
-                ctx.log("cancelled; pages read so far are discarded", "warning")
-                return {"cancelled": True, "pages_done": len(outcome.results)}, False
+                return _discarded(ctx, outcome), False
             raise ProcessorError(
                 "PDF_TIMEOUT",
                 f"the document was not read within {timeout:g} s (the job's timeout)",
@@ -269,6 +269,8 @@ class PdfProcessor(Processor):
                 {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
             )
         results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)
+        if ctx.cancelled:  # while a vision model read the pages
+            return _discarded(ctx, outcome, results["markdown_file"]), False
         results["source"] = source.describe(sha256)
         results["seconds"] = round(time.monotonic() - started, 3)
         ctx.progress(100, "done", f"page {total}/{total}")
@@ -403,6 +405,23 @@ class PdfProcessor(Processor):
         ctx.save_file(name, markdown)
         results["markdown_file"] = name
         return results
+
+
+def _discarded(ctx: JobContext, outcome: Outcome, *saved: str) -> dict[str, Any]:
+    """A cancelled job's results: the files it saved so far are deleted, so that what it
+    leaves is what its log says."""
+    names = [name for names in outcome.assets.values() for name in names] + list(saved)
+    for name in names:
+        (ctx.workdir / name).unlink(missing_ok=True)
+    for folder in ("previews", "images"):
+        with contextlib.suppress(OSError):  # not there, or holds files of an earlier attempt
+            (ctx.workdir / folder).rmdir()
+    ctx.log(
+        f"cancelled; the {len(outcome.results)} pages read so far and {len(names)} files "
+        "saved are discarded",
+        "warning",
+    )
+    return {"cancelled": True, "pages_done": len(outcome.results)}
 
 
 def _stem(source: Any) -> str:

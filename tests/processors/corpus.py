@@ -223,27 +223,38 @@ def column(
     *,
     size: float = 11.0,
     hyphenate: bool = True,
+    spacing: float = 1.3,
+    indent: float = 0.0,
+    space_after: float = 0.8,
 ) -> tuple[list[Line], str, int]:
     """Lay out (kind, text) blocks top-down; kinds: "h" heading, "p" paragraph, "li" bullet
-    item, "ol" numbered item. Returns the lines, the known text and how many blocks fit."""
+    item, "ol" numbered item. ``spacing``: baseline to baseline in text sizes; ``indent``:
+    a paragraph's first line, in points; ``space_after``: after a paragraph, in text sizes.
+    Returns the lines, the known text and how many blocks fit."""
     lines: list[Line] = []
     truth: list[str] = []
     y = top
-    leading = size * 1.3
+    leading = size * spacing
     placed = 0
     for kind, text in texts:
         if kind == "h":
             block = [Line(x, y - 4, text, FONT_BOLD, size * 1.5)]
             height = size * 1.5 * 1.3 + 10
         else:
-            indent = 18 if kind in {"li", "ol"} else 0
-            wrapped = wrap(text, width - indent, FONT, size, hyphenate)
+            shift = 18 if kind in {"li", "ol"} else 0
+            first = indent if kind == "p" else 0
+            wrapped = wrap(text, width - shift, FONT, size, hyphenate)
+            if first:  # a shorter first line (not hyphenated), then the rest as wide as ever
+                head = wrap(text, width - first, FONT, size, False)[0]
+                rest = text[len(head) :].strip()
+                wrapped = [head, *(wrap(rest, width, FONT, size, hyphenate) if rest else [])]
             block = []
             for i, row in enumerate(wrapped):
-                block.append(Line(x + indent, y - i * leading, row, FONT, size))
+                block.append(Line(x + shift + (first if i == 0 else 0), y - i * leading, row))
+                block[-1].size = size
             if kind == "li":
                 block.append(Line(x + 4, y, "\u2022", FONT, size))
-            height = len(wrapped) * leading + size * 0.8
+            height = len(wrapped) * leading + size * space_after
         if y - height < bottom:
             break
         lines.extend(block)
@@ -276,6 +287,20 @@ def one_column(
         truths.append(truth)
         headings.append(heading)
     return Document("one_column", writer.finish(), truths, headings=headings)
+
+
+def thesis(spacing: float, *, indent: float = 18.0, space_after: float = 0.0) -> Document:
+    """One page set as drafts and theses are: lines one and a half or two sizes apart,
+    paragraphs marked by a first-line indent (and no space), or by space alone."""
+    rng = random.Random(12)
+    writer = Writer(furniture=False)
+    blocks = [("p", paragraph(rng, rng.randint(2, 4))) for _ in range(6)]
+    lines, truth, _ = column(
+        blocks, 70, PAGE_A4[1] - 70, 60, PAGE_A4[0] - 140,
+        spacing=spacing, indent=indent, space_after=space_after,
+    )  # fmt: skip
+    writer.page(lines)
+    return Document(f"thesis_{spacing}", writer.finish(), [truth])
 
 
 def two_columns(pages: int = 2, seed: int = 2, *, interleaved: bool = False) -> Document:
@@ -601,6 +626,37 @@ def page_breaking_pdfminer() -> bytes:
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         ]
     )
+
+
+MARGIN_NOTE = "arXiv:2101.00001v1 [cs.CL] 1 Jan 2021"
+SIDEWAYS = [f"Zeile {i} der quer gesetzten Tabelle mit einigen Wörtern." for i in range(4)]
+
+
+def turned_text() -> bytes:
+    """Page 1: body text, a watermark across it at 45° and a note up the left margin;
+    page 2: lines set sideways (turned by 90°), as a landscape table in a portrait file."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    for number in range(12):
+        canvas.setFont(FONT, 11)
+        canvas.drawString(60, 760 - 14 * number, f"Zeile {number} des Haupttextes, die weitergeht.")
+    for angle, x, y, size, text in ((45, 300, 420, 72, "ENTWURF"), (90, 30, 300, 8, MARGIN_NOTE)):
+        canvas.saveState()
+        canvas.translate(x, y)
+        canvas.rotate(angle)
+        canvas.setFont(FONT, size)
+        canvas.drawString(0, 0, text)
+        canvas.restoreState()
+    canvas.showPage()
+    canvas.translate(80, 60)
+    canvas.rotate(90)
+    for number, text in enumerate(SIDEWAYS):
+        canvas.setFont(FONT, 11)
+        canvas.drawString(0, -40 * number, text)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
 
 
 def image_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:

@@ -4,10 +4,13 @@ gives, also where one shares a paragraph with the body or sits between its parag
 
 from __future__ import annotations
 
-from processors.pdf.layout import Line, PageLayout
+from markdown_it import MarkdownIt
+
+from processors.pdf.layout import Line, PageLayout, Table
 from processors.pdf.markdown import (
     Furniture,
     PageText,
+    Paragraph,
     Styles,
     join_lines,
     page_markdown,
@@ -160,3 +163,45 @@ def test_a_bullet_glyph_starts_an_item_even_after_a_line_without_a_colon() -> No
         _line("\u2022 die Software", 124, 0),
     ]
     assert _markdown_of([lines]) == ["Im Paket enthalten sind\n\n- das Handbuch\n- die Software"]
+
+
+def _rendered_text(markdown: str) -> tuple[str, set[str]]:
+    """What a CommonMark reader shows (the text of every inline) and which kinds of
+    element it made of the Markdown."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    kinds = {token.type for token in tokens}
+    shown = []
+    for token in tokens:
+        children = token.children or []
+        kinds.update(child.type for child in children)
+        if token.type == "inline":
+            shown.append("".join(child.content for child in children if child.type == "text"))
+    return " ".join(shown), kinds
+
+
+def test_markdown_characters_in_the_text_stay_text() -> None:
+    texts = [
+        "Die *wichtigen* Punkte stehen in [Anlage 1](anlage.pdf) und `code` hier.",
+        "Ein Pfad C:\\Daten\\neu, ein _Hinweis_ und snake_case_name.",
+        "<b>fett</b> oder &amp; und ~~weg~~ sowie 3 < 4.",
+        "Der Preis ist 5 * 3 = 15 Euro, **nicht fett** und ohne __Strich__.",
+    ]
+    lines = [_line(text, 100 + 40 * number, number) for number, text in enumerate(texts)]
+    lines.append(_line("\u2022 Ein Punkt mit *Stern* und [Klammer]", 300, 9))
+    markdown = _markdown_of([lines])[0]
+    shown, kinds = _rendered_text(markdown)
+    for text in [*texts, "Ein Punkt mit *Stern* und [Klammer]"]:
+        assert text in shown, (text, markdown)
+    assert kinds.isdisjoint({"em_open", "strong_open", "link_open", "code_inline", "html_inline",
+                             "s_open", "html_block"}), kinds  # fmt: skip
+    assert "bullet_list_open" in kinds  # the real list item still is one
+    assert "snake_case_name" in markdown  # no backslashes where nothing needs them
+
+
+def test_markdown_characters_in_table_cells_stay_text() -> None:
+    table = Table([["Posten", "Wert"], ["*A*", "[1](x) | 2"]], 0, 0, 100, 100)
+    page = PageText("native", [Paragraph("table", table=table)], [], {}, [])
+    markdown = page_markdown(page, Styles.of([page]))
+    shown, kinds = _rendered_text(markdown)
+    assert "table_open" in kinds and "em_open" not in kinds and "link_open" not in kinds
+    assert "*A*" in shown and "[1](x) | 2" in shown

@@ -334,6 +334,26 @@ def test_cancellation_stops_between_pages(
     assert results["pages_done"] < 3
 
 
+def test_a_cancelled_job_leaves_none_of_the_files_it_saved(
+    job_settings: Any, pdf_corpus: Corpus, tmp_path: Path
+) -> None:
+    job_settings.JOBCENTER_PDF_WORKERS = 1
+    ctx = RecordingContext(tmp_path / "media", cancel_after_progress=2)
+    params = PdfParams.model_validate(
+        {
+            "source": str(pdf_corpus.path("one_column")),
+            "engine": "pdfminer",
+            "include_previews": True,
+            "preview_dpi": 36,
+            "use_cache": False,
+        }
+    )
+    results = PdfProcessor().run(params, ctx)
+    assert results["cancelled"] is True and results["pages_done"] >= 1  # a preview was saved
+    assert [path for path in ctx.workdir.rglob("*") if path.is_file()] == []
+    assert any("files saved are discarded" in message for _, message in ctx.logs)
+
+
 @pytest.mark.slow
 def test_both_methods_side_by_side(run_job: Runner, pdf_corpus: Corpus) -> None:
     results, _ = run_job(

@@ -32,6 +32,38 @@ def test_native_text_recovers_known_words_in_reading_order(
     assert all(page["method"] == "native" and page["engine"] == engine for page in results["pages"])
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+@pytest.mark.parametrize(
+    ("spacing", "indent", "space_after"),
+    [(1.3, 18, 0), (1.5, 18, 0), (2.0, 18, 0), (2.0, 0, 0.8), (1.7, 0, 0.5)],
+    ids=["single-indented", "one-and-a-half-indented", "double-indented", "double-spaced", "1.7"],
+)
+def test_paragraphs_are_found_by_their_first_line_indent_or_space_whatever_the_line_spacing(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, spacing: float, indent: float,
+    space_after: float,
+) -> None:  # fmt: skip
+    document = corpus.thesis(spacing, indent=indent, space_after=space_after)
+    path = pdf_corpus.add(f"thesis-{spacing}-{indent}-{space_after}", document.pdf)
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    paragraphs = results["markdown_content"].split("\n\n")[1:]  # after "## Page 1"
+    assert [paragraph.strip() for paragraph in paragraphs] == document.truth[0].split("\n")
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("turned", corpus.turned_text())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    first, second = results["page_texts"]
+    assert "ENTWURF" not in first
+    assert corpus.MARGIN_NOTE in first
+    body = " ".join(f"Zeile {number} des Haupttextes, die weitergeht." for number in range(12))
+    assert body in first.replace("\n\n", " ")
+    assert corpus.recall_in_order("\n".join(corpus.SIDEWAYS), second) == 1.0
+    assert "#" not in results["markdown_content"].replace("## Page", "")  # no heading made
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
