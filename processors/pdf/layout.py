@@ -154,7 +154,12 @@ class Rule:
 
 def merge_same_baseline(lines: list[Line]) -> list[Line]:
     """Join pieces of one visual line (a bullet drawn apart from its text, runs split at a
-    font change) when they share a baseline and nearly touch."""
+    font change, a footnote mark set small and raised) when they share a baseline and
+    nearly touch."""
+    scripts = _scripts(lines)
+    if scripts:
+        lines = [scripts.get(id(line), line) for line in lines]
+    moved = {id(line) for line in scripts.values()}
     ordered = sorted(lines, key=lambda line: (round(line.baseline), line.x0))
     merged: list[Line] = []
     for line in ordered:
@@ -165,7 +170,9 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             and line.x0 >= last.x1 - 1
             and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
         ):
-            text = last.text + " " + line.text
+            touching = line.x0 - last.x1 <= 0.2 * last.size
+            joint = "" if touching and id(line) in moved else " "
+            text = last.text + joint + line.text
             merged[-1] = Line(
                 text,
                 last.x0,
@@ -179,6 +186,33 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
         else:
             merged.append(line)
     return merged
+
+
+def _scripts(lines: list[Line]) -> dict[int, Line]:
+    """Superscripts and subscripts (a footnote mark, an exponent): short runs set at most
+    0.8 of the size of a line they sit beside, within its height, moved onto its baseline
+    (keyed by the id of the run they replace; the values' ids mark them as scripts).
+    pdfium gives them runs of their own, which a raised baseline would sort out of line."""
+    if len(lines) < 2:
+        return {}
+    largest = max(line.size for line in lines)
+    moved: dict[int, Line] = {}
+    for script in lines:
+        if len(script.text) > 4 or script.size > 0.8 * largest:
+            continue
+        for host in lines:
+            reach = 0.3 * host.size
+            if (
+                script.size <= 0.8 * host.size
+                and host.top - reach <= script.top
+                and script.bottom <= host.bottom + reach
+                and (abs(script.x0 - host.x1) <= reach or abs(host.x0 - script.x1) <= reach)
+            ):
+                values = list(script.values())
+                values[5] = host.baseline
+                moved[id(script)] = Line(*values)
+                break
+    return moved
 
 
 def _weighted_size(a: Line, b: Line) -> float:

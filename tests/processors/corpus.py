@@ -659,6 +659,30 @@ def turned_text() -> bytes:
     return buffer.getvalue()
 
 
+def footnote_mark() -> bytes:
+    """A paragraph of three lines with a footnote mark (7 pt, raised) after "Landtag" in
+    the second, and the footnote at the bottom of the page."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    pieces = [
+        [("Der Haushalt des Landes wurde im Jahr beraten und nach langer", 11, 0)],
+        [("Debatte im Landtag", 11, 0), ("12", 7, 4), (" beschlossen, wie berichtet", 11, 0)],
+        [("und wie es im Gesetz über den Haushalt vorgesehen ist.", 11, 0)],
+    ]
+    for number, line in enumerate(pieces):
+        x = 60.0
+        for text, size, rise in line:
+            canvas.setFont(FONT, size)
+            canvas.drawString(x, 760 - 14 * number + rise, text)
+            x += pdfmetrics.stringWidth(text, FONT, size)
+    canvas.setFont(FONT, 8)
+    canvas.drawString(60, 80, "12 Siehe Drucksache 17/1234 des Landtags.")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def image_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)

@@ -64,6 +64,19 @@ def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
     assert "#" not in results["markdown_content"].replace("## Page", "")  # no heading made
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_footnote_mark_stays_in_its_line_and_paragraph(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("footnote-mark", corpus.footnote_mark())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    assert results["page_texts"][0].split("\n\n") == [
+        "Der Haushalt des Landes wurde im Jahr beraten und nach langer Debatte im Landtag12 "
+        "beschlossen, wie berichtet und wie es im Gesetz über den Haushalt vorgesehen ist.",
+        "12 Siehe Drucksache 17/1234 des Landtags.",
+    ]
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
