@@ -158,7 +158,7 @@ class BatchAdmin(admin.ModelAdmin):
             "status_choices": [(s, counters[s]) for s in JobStatus.values],
             "can_change": can_change,
             "actions": [
-                (name, spec.label, spec.danger, spec.jobs_changing(batch))
+                (name, _label(batch, name, spec.label), spec.danger, spec.jobs_changing(batch))
                 for name, spec in BATCH_ACTIONS.items()
                 if spec.jobs_changing(batch)
                 or name == "toggle_active"
@@ -169,3 +169,10 @@ class BatchAdmin(admin.ModelAdmin):
             "jobs_url": reverse("admin:jobs_job_changelist") + f"?batch={batch.pk}",
         }
         return TemplateResponse(request, "jobcenter/admin/batch_detail.html", context)
+
+
+def _label(batch: Batch, name: str, label: str) -> str:
+    """On a batch's own page the switch says what it will do."""
+    if name != "toggle_active":
+        return label
+    return "Pause (start no more of its jobs)" if batch.is_active else "Resume"

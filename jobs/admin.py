@@ -225,6 +225,11 @@ class JobAdmin(admin.ModelAdmin):
                 name="jobcenter_pause_type",
             ),
             path(
+                "types/<str:job_type>/concurrency/",
+                wrap(admin_views.set_type_concurrency),
+                name="jobcenter_type_concurrency",
+            ),
+            path(
                 "<path:object_id>/do/<str:action>/",
                 wrap(self.action_view),
                 name="jobs_job_action",

@@ -247,7 +247,7 @@ BATCH_ACTIONS: dict[str, BatchAction] = {
             lambda b: _counts(b, *FINISHED) if b.archived else 0,
             batch_services.unarchive_batch,
         ),
-        BatchAction("toggle_active", "Toggle active", "", lambda b: 0, _toggle),
+        BatchAction("toggle_active", "Pause or resume (toggle)", "", lambda b: 0, _toggle),
     ]
 }
 

@@ -29,10 +29,9 @@ from jobcenter.errors import JobCenterError
 from jobs import services
 from jobs.admin_forms import NewBatchForm, NewJobForm, preview_errors
 from jobs.admin_ui import batch_bar, batch_counts, batch_label, throughput_svg
-from jobs.models import Job, JobTypeSetting
-from jobs.selectors import alive_workers, due_pending_jobs
+from jobs.models import Job
+from jobs.selectors import alive_workers, due_pending_jobs, job_type_states
 from jobs.states import UNFINISHED, JobStatus
-from processors.registry import job_types
 
 LIVE_MAX_IDS = 500
 
@@ -110,13 +109,14 @@ def dashboard_data() -> dict[str, Any]:
         .values_list("status", "job_type")
         .annotate(n=Count("pk"))
     )
-    types = sorted({t for _, t in unfinished} | {t for _, t in finished} | set(job_types()))
+    states = {state["job_type"]: state for state in job_type_states()}
+    types = sorted({t for _, t in unfinished} | {t for _, t in finished} | set(states))
     statuses = [s.value for s in JobStatus]
     by_type = []
     for job_type in types:
         row = [unfinished.get((s, job_type), 0) or finished.get((s, job_type), 0) for s in statuses]
-        by_type.append((job_type, row))
-    totals = {s: sum(row[i] for _, row in by_type) for i, s in enumerate(statuses)}
+        by_type.append((job_type, row, states.get(job_type)))
+    totals = {s: sum(row[i] for _, row, _ in by_type) for i, s in enumerate(statuses)}
 
     hour_start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
     hour_rows = list(
@@ -153,7 +153,6 @@ def dashboard_data() -> dict[str, Any]:
             :20
         ]
     )
-    paused = set(JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True))
     return {
         "statuses": statuses,
         "by_type": by_type,
@@ -173,7 +172,6 @@ def dashboard_data() -> dict[str, Any]:
         "failures": failures,
         "workers": workers,
         "batches": [(batch, batch_bar(batch)) for batch in batches],
-        "types": [(job_type, job_type in paused) for job_type in job_types()],
         "running": bool(totals.get("pending") or totals.get("processing")),
     }
 
@@ -204,6 +202,26 @@ def pause_type(request: HttpRequest, job_type: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Job type {job_type} {'paused' if paused else 'resumed'}.")
+    return HttpResponseRedirect(reverse("admin:jobcenter_dashboard"))
+
+
+@require_POST
+def set_type_concurrency(request: HttpRequest, job_type: str) -> HttpResponse:
+    """The per-type limit across all workers; an empty field goes back to the default."""
+    _require(request, "jobs.change_job")
+    raw = request.POST.get("concurrency", "").strip()
+    try:
+        concurrency = int(raw) if raw else None
+    except ValueError:
+        messages.error(request, f"{raw!r} is not a number of jobs.")
+    else:
+        try:
+            services.set_type_concurrency(job_type, concurrency)
+        except JobCenterError as exc:
+            messages.error(request, exc.message)
+        else:
+            limit = "its default" if concurrency is None else f"{concurrency} at once"
+            messages.success(request, f"Job type {job_type} now runs {limit}.")
     return HttpResponseRedirect(reverse("admin:jobcenter_dashboard"))
 
 

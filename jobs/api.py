@@ -47,7 +47,7 @@ from jobcenter.body_limit import MULTIPART_ENVELOPE_BYTES
 from jobcenter.db import atomic
 from jobcenter.errors import JobCenterError, NotFound, ValidationError
 from jobs import access, selectors, services
-from jobs.models import IdempotencyRecord, Job, JobLog, JobTypeSetting, Worker
+from jobs.models import IdempotencyRecord, Job, JobLog, Worker
 from jobs.schemas import (
     WRITE_ERRORS,
     AccessControlIn,
@@ -69,7 +69,6 @@ from jobs.schemas import (
 )
 from jobs.states import FINISHED
 from processors.files import job_dir
-from processors.registry import job_types, limits
 
 router = Router(tags=["jobs"])
 files_router = Router(tags=["files"])
@@ -823,16 +822,16 @@ async def job_events(
 def list_job_types(request: HttpRequest) -> list[dict[str, Any]]:
     """Every registered job type: description, limits and the JSON schema of its parameters
     (what forms are built from)."""
-    paused = set(JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True))
     return [
         {
-            "job_type": job_type,
-            "description": processor.description,
-            "limits": limits(processor),
-            "paused": job_type in paused,
-            "parameters_schema": processor.Params.model_json_schema(),
+            "job_type": state["job_type"],
+            "description": state["processor"].description,
+            "limits": state["limits"],
+            "default_concurrency": state["default_concurrency"],
+            "paused": state["paused"],
+            "parameters_schema": state["processor"].Params.model_json_schema(),
         }
-        for job_type, processor in job_types().items()
+        for state in selectors.job_type_states()
     ]
 
 

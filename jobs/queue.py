@@ -329,7 +329,11 @@ def _outcome_fields(outcome: Outcome, now: datetime) -> tuple[str, dict[str, Any
         fields = {"completed_at": now, **released_fields()}
         return JobStatus.CANCELLED, fields, "Cancelled while running.", "info"
     if outcome.kind == "released":
-        fields = {"attempts": Greatest(F("attempts") - 1, 0), **released_fields()}
+        fields = {
+            "attempts": Greatest(F("attempts") - 1, 0),
+            "progress": default_progress(),
+            **released_fields(),
+        }
         return PENDING, fields, "Released by its worker; back to pending.", "info"
     raise ValueError(f"unknown outcome kind {outcome.kind!r}")
 

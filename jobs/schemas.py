@@ -488,13 +488,20 @@ class UploadOut(Schema):
 class LimitsOut(Schema):
     timeout: float | None
     max_attempts: int | None
-    concurrency: int | None
+    concurrency: int | None = Field(
+        ...,
+        description="Most jobs of the type running at once across all workers, as it holds: "
+        "an operator's setting (admin dashboard) over the processor's own; null: no limit.",
+    )
 
 
 class JobTypeOut(Schema):
     job_type: str
     description: str
     limits: LimitsOut
+    default_concurrency: int | None = Field(
+        ..., description="The processor's own concurrency limit (with settings overrides)."
+    )
     paused: bool
     parameters_schema: dict[str, Any] = Field(
         ..., description="JSON schema of `parameters` (build forms from it)."

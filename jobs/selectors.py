@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
@@ -14,8 +15,9 @@ from django.db.models.lookups import IContains
 from django.utils import timezone
 
 from jobcenter.errors import NotFound
-from jobs.models import Job, JobLog, Worker
+from jobs.models import Job, JobLog, JobTypeSetting, Worker
 from jobs.states import UNFINISHED, JobStatus
+from processors.registry import job_types, limits
 
 
 def get_job(job_id: str) -> Job:
@@ -99,3 +101,26 @@ def job_search(value: str) -> Q:
     for key in SEARCH_PARAMETER_KEYS:
         condition |= Q(**{f"parameters__{key}__icontains": value})
     return condition
+
+
+def job_type_states() -> list[dict[str, Any]]:
+    """Every registered type with its limits as they hold (the operator's concurrency
+    setting over the processor's and settings' own) and its switches, for the API's
+    ``/job-types`` and the dashboard."""
+    stored = {setting.job_type: setting for setting in JobTypeSetting.objects.all()}
+    states = []
+    for job_type, processor in job_types().items():
+        setting = stored.get(job_type)
+        own = limits(processor)
+        override = setting.concurrency if setting else None
+        states.append(
+            {
+                "job_type": job_type,
+                "processor": processor,
+                "limits": {**own, "concurrency": override or own["concurrency"]},
+                "default_concurrency": own["concurrency"],
+                "concurrency_setting": override,
+                "paused": bool(setting and setting.paused),
+            }
+        )
+    return states

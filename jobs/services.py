@@ -23,7 +23,7 @@ from batches.counters import apply_status_changes
 from batches.models import Batch
 from jobcenter import uploads
 from jobcenter.db import atomic, lock_rows, notify_jobs_pending
-from jobcenter.errors import InvalidTransition, JobCenterError, NotFound
+from jobcenter.errors import InvalidTransition, JobCenterError, NotFound, ValidationError
 from jobcenter.ids import new_job_id
 from jobs import selectors
 from jobs.models import Job, JobLog, JobTypeSetting, Upload, default_progress
@@ -427,12 +427,14 @@ def retry(
 
 
 def release(job_id: str) -> Job:
-    """The worker hands a running job back (shutdown) without spending an attempt."""
+    """The worker hands a running job back (shutdown) without spending an attempt; what
+    it had shown of its progress goes with the attempt."""
     return _change_job(
         job_id,
         "release",
         "Released by its worker; back to pending.",
         attempts=Greatest(F("attempts") - 1, 0),
+        progress=default_progress(),
         **released_fields(),
     )
 
@@ -548,6 +550,30 @@ def delete_job(job_id: str) -> None:
 
 
 # --- per job type switches -----------------------------------------------------------------
+
+
+def set_type_concurrency(job_type: str, concurrency: int | None) -> JobTypeSetting:
+    """Most jobs of a type running at once across all workers, set by an operator over the
+    processor's own limit (None: the processor's limit again). Workers read it at each
+    claim."""
+    get_processor(job_type)
+    if concurrency is not None and concurrency < 1:
+        raise ValidationError(
+            "The concurrency must be at least 1 (or empty for the job type's default).",
+            details=[{"field": "concurrency", "message": "must be at least 1"}],
+        )
+    now = timezone.now()
+    with atomic():
+        setting, created = JobTypeSetting.objects.get_or_create(
+            job_type=job_type, defaults={"concurrency": concurrency, "updated_at": now}
+        )
+        if not created and setting.concurrency != concurrency:
+            JobTypeSetting.objects.filter(pk=job_type).update(
+                concurrency=concurrency, updated_at=now
+            )
+            setting.concurrency, setting.updated_at = concurrency, now
+        notify_jobs_pending()  # a higher limit lets waiting jobs start
+    return setting
 
 
 def set_type_paused(job_type: str, paused: bool) -> JobTypeSetting:

@@ -212,11 +212,12 @@ class ImageProcessor(Processor):
                 f"none of the pages {params.pages!r} exist (the image has {info['frames']})",
                 {"pages": params.pages, "page_count": info["frames"]},
             )
+        warnings = []
         if beyond:
-            ctx.log(
-                f"pages {describe_ranges(beyond)} asked for, but the image has {info['frames']}",
-                "warning",
+            warnings.append(
+                f"pages {describe_ranges(beyond)} asked for, but the image has {info['frames']}"
             )
+            ctx.log(warnings[-1], "warning")
         dpi = params.dpi or info["dpi"] or 300
         options = FrameOptions(
             str(source.path), params.languages, dpi, seconds, max_pixels, tesseract
@@ -320,7 +321,7 @@ class ImageProcessor(Processor):
                 key: info[key] for key in ("format", "width", "height", "mode", "frames", "dpi")
             },
             "assets": [],
-            "warnings": [f"page {i + 1}: {m}" for i, m in sorted(failed.items())],
+            "warnings": warnings + [f"page {i + 1}: {m}" for i, m in sorted(failed.items())],
             "cached": False,
         }
         return results, not failed

@@ -140,6 +140,8 @@ class PdfParams(ProcessorParams):
     def _llm(self) -> PdfParams:
         from processors.pdf.llm import llm_refusal
 
+        if self.context is not None and not self.template:
+            raise ValueError("context is only used with a template: give a template too")
         refusal = llm_refusal(self.extraction_method, self.template)
         if refusal:
             raise ValueError(refusal)

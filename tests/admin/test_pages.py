@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from batches import services as batch_services
 from batches.models import Batch
 from jobs import queue, services
 from jobs.admin_ui import COUNT_CAP, CappedPaginator
@@ -177,6 +178,9 @@ def test_batches_list_and_detail(op: Client) -> None:
     only_failed = text(op.get(f"{BATCHES}{batch.pk}/change/?status=failed"))
     assert second.pk in only_failed and first.pk not in only_failed
     assert "/do/restart/" in detail and "/do/toggle_active/" in detail
+    assert "Pause (start no more of its jobs)" in detail and "Resume" not in detail
+    batch_services.toggle_active(batch.pk)
+    assert "Resume" in text(op.get(f"{BATCHES}{batch.pk}/change/"))
 
 
 def test_batch_jobs_paginated_from_counters(op: Client) -> None:
@@ -274,6 +278,22 @@ def test_pause_and_resume_a_type(op: Client) -> None:
     op.post(f"{JOBS}types/echo/pause/", {"paused": "0"})
     assert "echo" not in queue.paused_types()
     assert [c.job_id for c in queue.claim_jobs("w", limit=5, lease_seconds=30)] == [job.pk]
+
+
+def test_set_the_concurrency_of_a_type(op: Client) -> None:
+    jobs = [make_job() for _ in range(3)]
+    response = op.post(f"{JOBS}types/echo/concurrency/", {"concurrency": "1"})
+    assert response.status_code == 302
+    assert queue.type_limits(["echo"]) == {"echo": 1}
+    assert len(queue.claim_jobs("w", limit=5, lease_seconds=30)) == 1  # one at a time
+    html = text(op.get(f"{JOBS}dashboard/"))
+    assert 'id="jc-concurrency-echo"' in html and 'name="concurrency" value="1"' in html
+    for bad in ("0", "many"):
+        op.post(f"{JOBS}types/echo/concurrency/", {"concurrency": bad})
+        assert queue.type_limits(["echo"]) == {"echo": 1}  # refused, with a message
+    op.post(f"{JOBS}types/echo/concurrency/", {"concurrency": ""})  # back to the default
+    assert queue.type_limits(["echo"]) == {}
+    assert len(queue.claim_jobs("w", limit=5, lease_seconds=30)) == len(jobs) - 1
 
 
 def test_pause_unknown_type(op: Client) -> None:

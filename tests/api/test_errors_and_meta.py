@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from jobs import services
 from jobs.models import Job, JobTypeSetting, Worker
 from tests.api.conftest import bearer_client, error_of
 from tests.api.processors import WITH_DOSSIER
@@ -143,6 +144,18 @@ def test_job_types_list_schema_limits_and_pause(client: Client, settings: Any) -
     assert types["echo"]["limits"]["max_attempts"] == 1
     assert types["sum"]["paused"] is True and types["echo"]["paused"] is False
     assert types["dossier"]["description"].startswith("Test job type")
+
+
+def test_job_types_show_the_concurrency_that_holds(client: Client) -> None:
+    def echo() -> dict[str, Any]:
+        return {item["job_type"]: item for item in client.get("/api/job-types").json()}["echo"]
+
+    default = echo()["default_concurrency"]
+    assert echo()["limits"]["concurrency"] == default
+    services.set_type_concurrency("echo", 3)  # an operator's setting, over the default
+    assert (echo()["limits"]["concurrency"], echo()["default_concurrency"]) == (3, default)
+    services.set_type_concurrency("echo", None)
+    assert echo()["limits"]["concurrency"] == default
 
 
 def test_workers_list_and_liveness(client: Client) -> None:

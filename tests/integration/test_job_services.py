@@ -21,7 +21,7 @@ from batches.models import Batch
 from batches.services import create_batch
 from jobcenter.errors import InvalidTransition, NotFound, UnknownJobType, ValidationError
 from jobs import selectors, services
-from jobs.models import Job, JobLog
+from jobs.models import Job, JobLog, default_progress
 from jobs.states import TRANSITIONS, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -261,9 +261,11 @@ def test_retry_puts_the_job_back_later_with_the_error(batch: Batch) -> None:
 
 def test_release_gives_the_attempt_back(batch: Batch) -> None:
     job = make_job(R, batch)  # claimed and started: one attempt
+    services.report_progress(job.pk, 40, "pages", "page 4/10")
     released = services.release(job.pk)
     assert released.status == P
     assert released.attempts == 0
+    assert released.progress == default_progress()  # what it showed went with the attempt
     assert released.worker_id is None and released.lease_expires_at is None
     services.claim(job.pk, "w")
     assert services.release(job.pk).attempts == 0  # never below zero

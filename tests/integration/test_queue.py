@@ -26,7 +26,7 @@ from batches.services import (
     unarchive_batch,
 )
 from jobs import queue, services
-from jobs.models import Job, JobLog, JobTypeSetting, Worker
+from jobs.models import Job, JobLog, JobTypeSetting, Worker, default_progress
 from jobs.queue import Outcome
 from jobs.states import JobStatus
 from tests.drivers import run_together
@@ -328,6 +328,7 @@ class TestFinishing:
         batch_id, (done, failed, retried, cancelled, released, other) = held
         error = {"code": "E", "message": "m", "details": None}
         before = timezone.now()
+        queue.save_progress("w1", {released: {"step": "s", "percent": 40.0, "message": "m"}})
         recorded = queue.finish_jobs(
             "w1",
             [
@@ -353,6 +354,7 @@ class TestFinishing:
         assert 29 < delay < 35
         assert jobs[cancelled].status == "cancelled"
         assert (jobs[released].status, jobs[released].attempts) == (P, 0)
+        assert jobs[released].progress == default_progress()
         for job_id in recorded:
             assert (jobs[job_id].worker_id, jobs[job_id].lease_expires_at) == (None, None)
         assert jobs[other].status == R

@@ -67,6 +67,17 @@ def test_multi_page_tiff(run_job: Runner, pdf_corpus: Corpus, pages: list[Image.
     assert corpus.HEADER not in results["markdown_content"]
 
 
+def test_pages_past_the_last_frame_are_a_warning_in_the_results(
+    run_job: Runner, pdf_corpus: Corpus
+) -> None:
+    frames = [Image.new("L", (200, 100), 255) for _ in range(2)]
+    data = corpus.image_bytes(frames[0], "TIFF", save_all=True, append_images=frames[1:])
+    path = pdf_corpus.add("two-frames", data, ".tiff")
+    results, _ = run_image(run_job, {"source": str(path), "pages": "2-4"})
+    assert [page["page"] for page in results["pages"]] == [2]
+    assert results["warnings"] == ["pages 3-4 asked for, but the image has 2"]
+
+
 def test_not_an_image(run_job: Runner, pdf_corpus: Corpus) -> None:
     for name, data in (("text.png", b"plain text"), ("doc.pdf", pdf_corpus.documents["lists"].pdf)):
         path = pdf_corpus.add(name, data, "")

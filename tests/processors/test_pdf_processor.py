@@ -266,6 +266,11 @@ def test_llm_methods_are_refused_without_an_engine(settings: Any) -> None:
         PdfParams.model_validate({"source": "/a.pdf", "template": "Summarise"})
 
 
+def test_a_context_without_a_template_is_refused() -> None:
+    with pytest.raises(ValidationError, match="context is only used with a template"):
+        PdfParams.model_validate({"source": "/a.pdf", "context": {"event": "x"}})
+
+
 def test_llm_engine_hook(
     run_job: Runner, pdf_corpus: Corpus, settings: Any, tmp_path: Path
 ) -> None:
