@@ -25,6 +25,7 @@ from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from batches.models import Batch
+from jobs import services
 from jobs.models import Job
 from tests.conftest import REPO, subprocess_env
 
@@ -174,4 +175,41 @@ def test_operator_creates_watches_restarts_and_archives_a_batch(
     page.goto(f"{base}/admin/jobs/job/")
     expect(page.locator("#result_list")).to_be_visible()
     page.screenshot(path=str(shots / "jobs.png"), full_page=False)
+    page.close()
+
+
+def test_the_dashboard_keeps_watching_and_redraws_what_ended(
+    transactional_db: None, live_server: Any, browser: Browser, settings: Any, tmp_path: Path
+) -> None:
+    """Other pages stop polling once their work has ended; the dashboard keeps watching for
+    new work and draws its 24-hour counters, charts and tables again as jobs end."""
+    User.objects.create_superuser("operator", "op@example.org", "pw-operator-1")
+    page: Page = browser.new_page()
+    page.add_init_script("window.JC_LIVE_INTERVAL = 200; window.JC_DASHBOARD_REFRESH = 1500;")
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/jobs/job/dashboard/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "pw-operator-1")
+    page.click("input[type=submit]")
+    html = page.locator("html")
+    expect(html).to_have_attribute("data-jc-live", "idle")
+    expect(page.locator("#jc-day-done")).to_have_text("0")
+    page.evaluate("window.__notReloaded = true")
+
+    services.enqueue("echo", {"message": "one"})
+    services.enqueue("echo", {"message": "two", "fail_with": "BOOM"})
+    expect(page.locator('[data-counter="pending"]')).to_have_text("2", timeout=10_000)
+    expect(html).to_have_attribute("data-jc-live", "running")
+
+    worker = run_worker_burst(settings.JOBCENTER_MEDIA_ROOT, tmp_path / "worker.log")
+    try:
+        assert worker.wait(60) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+    expect(page.locator("#jc-day-done")).to_have_text("1", timeout=15_000)
+    expect(page.locator("#jc-day-failed")).to_have_text("1")
+    expect(page.locator('[data-counter="pending"]')).to_have_text("0")
+    expect(page.locator("[data-jc-refresh=failures]")).to_contain_text("BOOM")
+    expect(html).to_have_attribute("data-jc-live", "idle")
+    assert page.evaluate("window.__notReloaded") is True
     page.close()

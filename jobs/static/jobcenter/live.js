@@ -1,10 +1,16 @@
 /* Live refresh for the Job Center admin pages: every few seconds, ask the admin's JSON
    endpoint for the status and progress of the jobs and batches shown on the page and update
    badges, bars and counters in place (no reload: filters, selection and scroll stay).
-   Polling stops once nothing shown can change any more. */
+   Polling stops once nothing shown can change any more, except on the dashboard, which
+   keeps watching for new work (more slowly while nothing runs) and every so often fetches
+   its charts and tables again. */
 (function () {
   "use strict";
-  var INTERVAL = 2500;
+  var INTERVAL = window.JC_LIVE_INTERVAL || 2500;
+  var DASHBOARD_REFRESH = window.JC_DASHBOARD_REFRESH || 30000;
+  var dashboard = false;
+  var lastRefresh = Date.now();
+  var lastCounters = "";
   var UNFINISHED = { pending: true, processing: true };
   var url = window.JC_LIVE_URL || (location.pathname.split("/admin/")[0] + "/admin/jobs/job/live/");
 
@@ -71,7 +77,6 @@
       ids("[data-job-progress]", "data-job-progress"));
     var batches = ids("[data-batch-status]", "data-batch-status").concat(
       ids("[data-batch-progress]", "data-batch-progress"));
-    var dashboard = document.querySelector("[data-jc-dashboard]") ? "1" : "";
     var query = "?jobs=" + encodeURIComponent(jobs.join(",")) +
       "&batches=" + encodeURIComponent(batches.join(",")) + (dashboard ? "&dashboard=1" : "");
     fetch(url + query, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -82,10 +87,12 @@
         Object.keys(data.counters || {}).forEach(function (key) {
           document.querySelectorAll('[data-counter="' + key + '"]').forEach(function (el) { el.textContent = data.counters[key]; });
         });
-        if (data.running) {
+        if (dashboard) {
+          watch(data);
+        } else if (data.running) {
           window.setTimeout(poll, INTERVAL);
         } else {
-          refreshFragments();
+          refreshFragments(true);
         }
       })
       .catch(function () {
@@ -94,12 +101,29 @@
       });
   }
 
+  /* The dashboard: the charts, tables and 24-hour counters come again when the queue
+     changed (at most every third of DASHBOARD_REFRESH) or every DASHBOARD_REFRESH anyway. */
+  function watch(data) {
+    var counters = JSON.stringify(data.counters || {});
+    if (lastCounters === "") lastCounters = counters;  // as the page was drawn
+    var since = Date.now() - lastRefresh;
+    if ((counters !== lastCounters && since >= DASHBOARD_REFRESH / 3) || since >= DASHBOARD_REFRESH) {
+      lastRefresh = Date.now();
+      lastCounters = counters;
+      refreshFragments(false);
+    }
+    document.documentElement.setAttribute("data-jc-live", data.running ? "running" : "idle");
+    window.setTimeout(poll, data.running ? INTERVAL : INTERVAL * 4);
+  }
+
   /* Once the work shown has ended, the parts that depend on it (action buttons, facts,
      a batch's job table) are fetched again and swapped in place: no reload, so scroll
-     position and anything typed stay. */
-  function refreshFragments() {
+     position and anything typed stay (a part holding the focused field is left as it is). */
+  function refreshFragments(stop) {
     var parts = document.querySelectorAll("[data-jc-refresh]");
-    var done = function () { document.documentElement.setAttribute("data-jc-live", "stopped"); };
+    var done = function () {
+      if (stop) document.documentElement.setAttribute("data-jc-live", "stopped");
+    };
     if (!parts.length) { done(); return; }
     fetch(location.href, { credentials: "same-origin" })
       .then(function (response) { return response.text(); })
@@ -108,7 +132,9 @@
         parts.forEach(function (el) {
           var key = el.getAttribute("data-jc-refresh");
           var replacement = fresh.querySelector('[data-jc-refresh="' + key + '"]');
-          if (replacement) el.replaceWith(document.importNode(replacement, true));
+          if (replacement && !el.contains(document.activeElement)) {
+            el.replaceWith(document.importNode(replacement, true));
+          }
         });
       })
       .catch(function () {})
@@ -116,7 +142,11 @@
   }
 
   function start() {
-    if (anyRunning()) {
+    dashboard = !!document.querySelector("[data-jc-dashboard]");
+    if (dashboard) {
+      document.documentElement.setAttribute("data-jc-live", anyRunning() ? "running" : "idle");
+      window.setTimeout(poll, anyRunning() ? INTERVAL : INTERVAL * 4);
+    } else if (anyRunning()) {
       document.documentElement.setAttribute("data-jc-live", "running");
       window.setTimeout(poll, INTERVAL);
     } else {
