@@ -195,7 +195,10 @@ def _scripts(lines: list[Line]) -> dict[int, Line]:
     pdfium gives them runs of their own, which a raised baseline would sort out of line."""
     if len(lines) < 2:
         return {}
-    largest = max(line.size for line in lines)
+    sizes = [line.size for line in lines]
+    largest = max(sizes)
+    if min(sizes) > 0.8 * largest:
+        return {}
     moved: dict[int, Line] = {}
     for script in lines:
         if len(script.text) > 4 or script.size > 0.8 * largest:
@@ -298,7 +301,7 @@ def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
     if not vertical and width_h >= paragraph:
         bands = _bands(items, paragraph, column_gap)
         if bands is not None:
-            return [_leaf(band) for band in bands]
+            return [group for band in bands for group in _leaf(band)]
     for gap in sorted(vertical, key=lambda g: g[0] - g[1]):
         if gap[1] - gap[0] < width_h:
             break
@@ -312,17 +315,58 @@ def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
         first = [item for item in items if item.bottom <= middle]
         second = [item for item in items if item.bottom > middle]
         return _cut(first, unit, paragraph) + _cut(second, unit, paragraph)
-    return [_leaf(items)]
+    return _leaf(items)
 
 
-def _leaf(items: list[Item]) -> list[Item]:
-    """A group read line by line: pieces of a line joined, top to bottom, left to right."""
+def _leaf(items: list[Item]) -> list[list[Item]]:
+    """A group read line by line: pieces of a line joined, top to bottom, left to right.
+    Rows of pieces set far apart (a form's labels and values, a table of contents) are
+    read across, each row a group of its own: one line, one paragraph."""
     leaf_lines = [item for item in items if isinstance(item, Line)]
     tables = [item for item in items if isinstance(item, Table)]
     ordered: list[Item] = list(merge_same_baseline(leaf_lines))
+    if not tables:
+        rows = _rows(ordered)  # type: ignore[arg-type]
+        if rows is not None:
+            return [[row] for row in rows]
     ordered.extend(tables)
     ordered.sort(key=lambda item: (item.top if isinstance(item, Table) else item.baseline, item.x0))
-    return ordered
+    return [ordered]
+
+
+def _rows(lines: list[Line]) -> list[Line] | None:
+    """``lines`` (sorted by baseline, then left to right) as rows joined across wide gaps,
+    when at least two rows and half of all have pieces side by side; else None."""
+    if len(lines) < 4:
+        return None
+    rows: list[list[Line]] = []
+    for line in lines:
+        last = rows[-1][-1] if rows else None
+        if last is not None and abs(line.baseline - last.baseline) <= 0.25 * max(last.size, 1):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    split = sum(1 for row in rows if len(row) > 1)
+    if split < 2 or split < 0.5 * len(rows):
+        return None
+    joined = []
+    for row in rows:
+        row.sort(key=lambda line: line.x0)
+        first = row[0]
+        longest = max(row, key=lambda line: len(line.text))
+        joined.append(
+            Line(
+                " ".join(line.text for line in row),
+                first.x0,
+                min(line.top for line in row),
+                row[-1].x1,
+                max(line.bottom for line in row),
+                first.baseline,
+                longest.size,
+                all(line.bold for line in row),
+            )
+        )
+    return joined
 
 
 def _bands(items: list[Item], paragraph_gap: float, column_gap: float) -> list[list[Item]] | None:
@@ -358,7 +402,8 @@ def _bands(items: list[Item], paragraph_gap: float, column_gap: float) -> list[l
 
 def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
     """A vertical gap separates columns, not bullets from their items nor the labels of a
-    form or an unruled table from their values: those are read across, row by row."""
+    form (short, ending in a colon) or an unruled table of short cells from their values:
+    those are read across, row by row."""
     left = [item for item in first if isinstance(item, Line)]
     right = [item for item in second if isinstance(item, Line)]
     if not left or not right:
@@ -367,8 +412,13 @@ def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
         return False
     baselines = {round(line.baseline) for line in right}
     aligned = sum(1 for line in left if {round(line.baseline) + d for d in (-1, 0, 1)} & baselines)
+    if aligned < 0.8 * min(len(left), len(right)):
+        return True
     short = statistics.mean(len(line.text) for line in left + right) < 25
-    return not (short and aligned >= 0.8 * min(len(left), len(right)))
+    labels = statistics.mean(len(line.text) for line in left) < 25 and (
+        sum(line.text.endswith(":") for line in left) >= 0.5 * len(left)
+    )
+    return not (short or labels)
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -47,3 +47,32 @@ def test_paragraphs_side_by_side_below_a_full_width_line_are_read_as_columns() -
         "and goes on here with its second line of text",
         "A paragraph set in the right-hand column only",
     ]
+
+
+def test_labels_and_their_values_are_read_across_one_row_a_paragraph() -> None:
+    """A form: short labels ending in a colon, long values far to their right. Not two
+    columns (all labels, then all values), but one line per row, each its own paragraph."""
+    rows = [
+        ("Antragsteller:", "Max Mustermann, geboren am 1. Januar 1980 in Musterstadt"),
+        ("Anschrift:", "Musterstraße 1, 12345 Musterstadt, Landkreis Beispiel"),
+        ("Aktenzeichen:", "BV-2026-001234 der unteren Bauaufsichtsbehörde"),
+    ]
+    lines = [
+        line
+        for number, (label, value) in enumerate(rows)
+        for line in (
+            _line(label, 50, 100 + 14 * number, 120),
+            _line(value, 200, 100 + 14 * number, 520),
+        )
+    ]
+    ordered = reading_order(lines)
+    assert [item.text for item in ordered] == [f"{label} {value}" for label, value in rows]
+    assert len({item.region for item in ordered}) == 3
+
+
+def test_two_columns_whose_lines_share_baselines_stay_columns() -> None:
+    left = [f"Left column line {n} of running text goes on" for n in range(4)]
+    right = [f"Right column line {n} of running text goes on" for n in range(4)]
+    lines = [_line(text, 50, 100 + 12 * n, 280) for n, text in enumerate(left)]
+    lines += [_line(text, 310, 100 + 12 * n, 540) for n, text in enumerate(right)]
+    assert [item.text for item in reading_order(lines)] == left + right
