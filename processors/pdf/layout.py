@@ -151,6 +151,38 @@ class Rule:
 
 # --- lines -----------------------------------------------------------------------------------
 
+_ELISION_WORDS = frozenset({"und", "oder", "bzw.", "sowie", "bis", "and", "or", "to"})
+
+
+def join_lines(texts: list[str]) -> str:
+    """Join the lines of a paragraph or a table cell, repairing words hyphenated at a line
+    end: the hyphen goes when the next line continues in lower case (``Verwal-`` +
+    ``tung``); it stays when the next line starts with a capital (``Bund-`` + ``Länder``),
+    a digit or a word with a hyphen of its own (``Know-`` + ``how-Träger``), after a
+    capitalised abbreviation or a single letter (``US-`` + ``amerikanischen``), and before a
+    conjunction, where it stands for a word left out (``Ein-`` + ``und Ausgaben``). After a
+    digit it joins without a blank (``2020-`` + ``2024``)."""
+    out = ""
+    for text in texts:
+        text = text.strip()
+        if not text:
+            continue
+        if not out:
+            out = text
+            continue
+        if out.endswith("-") and len(out) > 1 and (out[-2].isalpha() or out[-2].isdigit()):
+            word = text.split(" ", 1)[0]
+            fragment = out[:-1].rsplit(" ", 1)[-1]
+            if word in _ELISION_WORDS:
+                out = f"{out} {text}"  # "Haushalts-" + "und Finanzplan": the hyphen stays
+            elif out[-2].isdigit() or fragment.isupper() or len(fragment) == 1 or "-" in word:
+                out += text
+            else:
+                out = out[:-1] + text if text[0].islower() else out + text
+        else:
+            out = f"{out} {text}"
+    return out
+
 
 def merge_same_baseline(lines: list[Line]) -> list[Line]:
     """Join pieces of one visual line (a bullet drawn apart from its text, runs split at a
@@ -439,6 +471,8 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
                 break
         else:
             groups.append([rule])
+    verticals_all = [rule for rule in rules if rule.vertical]
+    groups = [part for group in groups for part in _split_at_gaps(group, verticals_all)]
     found: list[tuple[Table, list[Line]]] = []
     used: set[int] = set()
     for group in groups:
@@ -460,13 +494,14 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
         verticals = sorted(
             {
                 round(rule.x0)
-                for rule in rules
-                if rule.vertical
-                and rule.top <= top + 3
-                and rule.bottom >= bottom - 3
-                and x0 + 3 < rule.x0 < x1 - 3
+                for rule in verticals_all
+                if rule.top <= top + 3 and rule.bottom >= bottom - 3 and x0 + 3 < rule.x0 < x1 - 3
             }
         )
+        if not verticals:  # ruled across only: the columns are where no row has text
+            size = statistics.median(line.size for line in inside)
+            gaps = _gaps([(line.x0, line.x1) for line in inside], 0.5 * size)
+            verticals = [round((start + end) / 2) for start, end in gaps]
         rows: list[list[str]] = []
         for upper, lower in itertools.pairwise(group):
             band = [
@@ -487,6 +522,44 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
     return found
 
 
+def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]:
+    """Rules of one extent (sorted top to bottom) as the tables they belong to. Spaces
+    between them that vertical rules cross (a grid) and spaces none crosses are apart; and
+    among the latter, a space more than 2.5 times as tall as the usual one is not a row but
+    what lies between two tables, or between a table and a footer rule of the same width."""
+    if len(group) < 3:
+        return [group]
+    bands = list(itertools.pairwise(group))
+    crossed = [
+        any(
+            rule.top <= upper.top + 3 and rule.bottom >= lower.top - 3
+            and upper.x0 - 3 <= rule.x0 <= upper.x1 + 3
+            for rule in verticals
+        )
+        for upper, lower in bands
+    ]  # fmt: skip
+    runs: list[tuple[bool, list[Rule]]] = [(crossed[0], [group[0], group[1]])]
+    for number in range(1, len(bands)):
+        if crossed[number] == crossed[number - 1]:
+            runs[-1][1].append(group[number + 1])
+        else:  # the rule between them closes one and opens the other
+            runs.append((crossed[number], [group[number], group[number + 1]]))
+    parts: list[list[Rule]] = []
+    for grid, run in runs:
+        if grid or len(run) < 3:
+            parts.append(run)
+            continue
+        heights = [lower.top - upper.top for upper, lower in itertools.pairwise(run)]
+        usual = statistics.median(heights)
+        parts.append([run[0]])
+        for lower, height in zip(run[1:], heights, strict=True):
+            if height > 2.5 * usual:
+                parts.append([lower])
+            else:
+                parts[-1].append(lower)
+    return parts
+
+
 def _cells(band: list[Line], verticals: list[int]) -> list[str]:
     if verticals:
         edges = [float("-inf"), *verticals, float("inf")]
@@ -494,7 +567,7 @@ def _cells(band: list[Line], verticals: list[int]) -> list[str]:
         for left, right in itertools.pairwise(edges):
             members = [line for line in band if left <= (line.x0 + line.x1) / 2 < right]
             members.sort(key=lambda line: (line.baseline, line.x0))
-            cells.append(" ".join(line.text for line in members))
+            cells.append(join_lines([line.text for line in members]))
         return cells
     ordered = sorted(band, key=lambda line: line.x0)
     cells: list[list[Line]] = []
@@ -504,5 +577,6 @@ def _cells(band: list[Line], verticals: list[int]) -> list[str]:
         else:
             cells.append([line])
     return [
-        " ".join(member.text for member in sorted(cell, key=lambda m: m.baseline)) for cell in cells
+        join_lines([member.text for member in sorted(cell, key=lambda m: m.baseline)])
+        for cell in cells
     ]

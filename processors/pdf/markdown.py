@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pdf.layout import Item, Line, PageLayout, Table
+from processors.pdf.layout import Item, Line, PageLayout, Table, join_lines
 
 _BULLET = re.compile(
     r"^([\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2"
@@ -31,7 +31,6 @@ this: else the line only happens to start with what looks like a marker."""
 _RUNNING_MARKERS = frozenset("-*\u00b7\u2013\u2014abcdefghijklmnopqrstuvwxyz")
 """With the digits, markers that also occur in running text (dashes, "1. Januar",
 "a) gelten"); a bullet glyph (•, ▪, ►, …) starts an item wherever it stands."""
-_ELISION_WORDS = frozenset({"und", "oder", "bzw.", "sowie", "bis", "and", "or", "to"})
 _PAGE_NUMBER = re.compile(
     r"^(?:[-\u2013 ]*(?:#|[ivxlc]{1,7})[-\u2013 ]*"  # 4, - 4 -, iv
     r"|(?:seite|page|s\.|p\.)\s*#(?:\s*(?:von|of|/)\s*#)?|#\s*/\s*#)$"
@@ -76,28 +75,6 @@ class Paragraph:
             self.kind, self.text, self.size, self.bold, self.lines, self.marker, self.table,
             self.first, self.last,
         )  # fmt: skip
-
-
-def join_lines(texts: list[str]) -> str:
-    """Join the lines of a paragraph, repairing words hyphenated at a line end: the hyphen
-    goes when the next line continues in lower case (``Verwal-`` + ``tung``), stays when it
-    starts with a capital or digit (``Bund-`` + ``Länder``) or with a conjunction, where the
-    hyphen stands for a word left out (``Ein-`` + ``und Ausgaben``)."""
-    out = ""
-    for text in texts:
-        text = text.strip()
-        if not text:
-            continue
-        if not out:
-            out = text
-        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha():
-            if text.split(" ", 1)[0] in _ELISION_WORDS:
-                out = f"{out} {text}"  # "Haushalts-" + "und Finanzplan": the hyphen stays
-            else:
-                out = out[:-1] + text if text[0].islower() else out + text
-        else:
-            out = f"{out} {text}"
-    return out
 
 
 # --- a page, in its page process -------------------------------------------------------------

@@ -365,6 +365,54 @@ def table(seed: int = 3) -> Document:
     return Document("table", pdf, [truth])
 
 
+def grid(
+    rows: list[list[str]], x: float, top: float, widths: list[float], *, columns: bool = True
+) -> tuple[list[Line], list[Rule]]:
+    """A table of ``rows`` ruled on every row; ``columns``: also between the cells."""
+    lines = [
+        Line(x + sum(widths[:c]) + 4, top - r * 20 - 14, cell, FONT_BOLD if r == 0 else FONT, 10)
+        for r, row in enumerate(rows)
+        for c, cell in enumerate(row)
+        if cell
+    ]
+    right = x + sum(widths)
+    rules: list[Rule] = [(x, top - r * 20, right, top - r * 20) for r in range(len(rows) + 1)]
+    if columns:
+        bottom = top - len(rows) * 20
+        rules += [
+            (x + sum(widths[:c]), top, x + sum(widths[:c]), bottom) for c in range(len(widths) + 1)
+        ]
+    return lines, rules
+
+
+TWO_TABLES_TEXT = "Die folgenden Ansprechpartner sind für Rückfragen zuständig."
+CLOSING_TEXT = "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen."
+
+
+def two_tables() -> bytes:
+    """Two grid tables of one width with a sentence between them, a table ruled across
+    only with an empty cell, and a closing sentence above a footer rule of the same width."""
+    writer = Writer(furniture=False)
+    first, first_rules = grid(
+        [["Produkt", "Menge"], ["Äpfel", "3"], ["Birnen", "5"]], 50, 760, [250, 250]
+    )
+    second, second_rules = grid(
+        [["Name", "Telefon"], ["Meier", ""], ["Schulz", "0301"]], 50, 640, [250, 250]
+    )
+    contacts = [
+        ["Name", "Telefon", "E-Mail"],
+        ["Meier", "", "meier@example.org"],
+        ["Kurz", "0405", "kurz@example.org"],
+    ]
+    third, third_rules = grid(contacts, 50, 520, [150, 150, 200], columns=False)
+    text = [Line(50, 670, TWO_TABLES_TEXT), Line(50, 420, CLOSING_TEXT)]
+    writer.page(
+        first + second + third + text,
+        first_rules + second_rules + third_rules + [(50, 100, 550, 100)],
+    )
+    return writer.finish()
+
+
 def lists(seed: int = 4) -> Document:
     rng = random.Random(seed)
     writer = Writer()

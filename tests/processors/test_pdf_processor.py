@@ -119,7 +119,11 @@ def test_hyphenation_repair() -> None:
     assert join_lines(["die Verwal-", "tung prüft"]) == "die Verwaltung prüft"
     assert join_lines(["die Bund-", "Länder-Runde"]) == "die Bund-Länder-Runde"
     assert join_lines(["Seite 3 -", "weiter"]) == "Seite 3 - weiter"
-    assert join_lines(["2020-", "2024"]) == "2020- 2024"
+    assert join_lines(["2020-", "2024"]) == "2020-2024"
+    assert join_lines(["die US-", "amerikanischen Partner"]) == "die US-amerikanischen Partner"
+    assert join_lines(["das Know-", "how-Träger-Modell"]) == "das Know-how-Träger-Modell"
+    assert join_lines(["per E-", "mail"]) == "per E-mail"
+    assert join_lines(["2- und", "3-Zimmer"]) == "2- und 3-Zimmer"
 
 
 def test_progress_per_page(run_job: Runner, pdf_corpus: Corpus) -> None:

@@ -77,6 +77,23 @@ def test_a_footnote_mark_stays_in_its_line_and_paragraph(
     ]
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("two-tables", corpus.two_tables())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    blocks = results["markdown_content"].split("\n\n")[1:]
+    assert blocks == [
+        "| Produkt | Menge |\n| --- | --- |\n| Äpfel | 3 |\n| Birnen | 5 |",
+        corpus.TWO_TABLES_TEXT,
+        "| Name | Telefon |\n| --- | --- |\n| Meier |  |\n| Schulz | 0301 |",
+        "| Name | Telefon | E-Mail |\n| --- | --- | --- |\n| Meier |  | meier@example.org |\n"
+        "| Kurz | 0405 | kurz@example.org |",
+        corpus.CLOSING_TEXT + "\n",
+    ]
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:

@@ -4,7 +4,7 @@ a column cut could happen on the way."""
 
 from __future__ import annotations
 
-from processors.pdf.layout import Line, reading_order
+from processors.pdf.layout import Line, Rule, find_tables, reading_order
 
 
 def _line(text: str, x0: float, top: float, x1: float, size: float = 10.0) -> Line:
@@ -76,3 +76,18 @@ def test_two_columns_whose_lines_share_baselines_stay_columns() -> None:
     lines = [_line(text, 50, 100 + 12 * n, 280) for n, text in enumerate(left)]
     lines += [_line(text, 310, 100 + 12 * n, 540) for n, text in enumerate(right)]
     assert [item.text for item in reading_order(lines)] == left + right
+
+
+def test_a_word_hyphenated_inside_a_table_cell_is_joined() -> None:
+    rules = [Rule(50, top, 450, top) for top in (100, 120, 150)]
+    rules += [Rule(x, 100, x, 150) for x in (50, 250, 450)]
+    lines = [
+        _line("Amt", 54, 104, 100),
+        _line("Kosten", 254, 104, 300),
+        _line("Informations-", 54, 124, 140),
+        _line("technik", 54, 136, 100),
+        _line("1.250 €", 254, 124, 300),
+    ]
+    [(table, members)] = find_tables(lines, rules)
+    assert table.rows == [["Amt", "Kosten"], ["Informationstechnik", "1.250 €"]]
+    assert len(members) == 5
