@@ -87,9 +87,10 @@ class PageText:
     source: str
     """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
     paragraphs: list[Paragraph]
-    edges: list[tuple[int, str, float, int]]
+    edges: list[tuple[int, str, float, int, tuple[str, ...]]]
     """The lines near the top and bottom edge, where headers and footers are: item index,
-    text as compared across pages (``_key``), rounded size, characters."""
+    text as compared across pages (``_key``), rounded size, characters, and the numbers in
+    the text (which the key leaves out)."""
     sizes: dict[float, int]
     """Characters per rounded text size, over all lines."""
     items: list[tuple[Any, ...] | Table]
@@ -100,7 +101,7 @@ class PageText:
 
 def page_text(layout: PageLayout) -> PageText:
     band = max(0.08 * layout.height, 36.0)
-    edges: list[tuple[int, str, float, int]] = []
+    edges: list[tuple[int, str, float, int, tuple[str, ...]]] = []
     sizes: dict[float, int] = {}
     items: list[tuple[Any, ...] | Table] = []
     for index, item in enumerate(layout.items):
@@ -111,7 +112,8 @@ def page_text(layout: PageLayout) -> PageText:
         size = _rounded(item.size)
         sizes[size] = sizes.get(size, 0) + len(item.text)
         if item.bottom <= band or item.top >= layout.height - band:
-            edges.append((index, _key(item.text), size, len(item.text)))
+            numbers = tuple(_DIGITS.findall(item.text))
+            edges.append((index, _key(item.text), size, len(item.text), numbers))
     return PageText(layout.source, _paragraphs(layout.items, layout.source), edges, sizes, items)
 
 
@@ -264,9 +266,9 @@ def _indented(previous: Line | None, line: Line, items: list[Item], index: int) 
 class Furniture:
     """The headers and footers of a document: texts of lines near the top or bottom edge
     that repeat on most pages, or on most odd or most even pages (digits ignored, so page
-    numbers match), and page-number lines ("Seite 3 von 9", "- 4 -", "iv"), even on a
-    single page. A line larger than the body text (a chapter heading on every page) is
-    never one."""
+    numbers match, as long as only one number changes), and page-number lines ("Seite 3
+    von 9", "- 4 -", "iv"), even on a single page. A line larger than the body text (a
+    chapter heading on every page) is never one."""
 
     keys: frozenset[str]
     largest: dict[str, float]
@@ -279,13 +281,14 @@ class Furniture:
         largest = {source: _LARGE[source] * body for source, body in _body_sizes(pages).items()}
         seen: Counter[str] = Counter()
         by_parity: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+        numbers: dict[str, set[tuple[str, ...]]] = {}
         for number, texts in enumerate(pages):
-            keys = {
-                key
-                for text in texts
-                for _, key, size, _ in text.edges
-                if size < largest.get(text.source, math.inf)
-            }
+            keys = set()
+            for text in texts:
+                for _, key, size, _, found in text.edges:
+                    if size < largest.get(text.source, math.inf):
+                        keys.add(key)
+                        numbers.setdefault(key, set()).add(found)
             seen.update(keys)
             by_parity[number % 2].update(keys)
         count = len(pages)
@@ -296,9 +299,14 @@ class Furniture:
         keys = {
             key
             for key, times in seen.items()
-            if (count >= 2 and times >= needed)
-            or any(by_parity[parity][key] >= by_parity_needed[parity] for parity in (0, 1))
-            or _PAGE_NUMBER.match(key)
+            if _PAGE_NUMBER.match(key)
+            or (
+                (
+                    (count >= 2 and times >= needed)
+                    or any(by_parity[p][key] >= by_parity_needed[p] for p in (0, 1))
+                )
+                and _counts_pages(numbers[key])
+            )
         }
         return cls(frozenset(keys), largest)
 
@@ -330,7 +338,16 @@ def _body_sizes(pages: list[list[PageText]]) -> dict[str, float]:
 
 
 def _key(text: str) -> str:
-    return _DIGITS.sub("#", " ".join(text.lower().split()))
+    """Lower case, digits as ``#``, no blanks (OCR sets them unevenly: "von3", "von 3")."""
+    return _DIGITS.sub("#", "".join(text.lower().split()))
+
+
+def _counts_pages(numbers: set[tuple[str, ...]]) -> bool:
+    """Whether the numbers of lines that read alike but for them change in one place at
+    most (a page number, "Seite 3 von 9"): the first and last lines of a bank statement's
+    pages ("05.03.2025 Überweisung 53: -159,53 EUR") differ in several."""
+    places = zip(*numbers, strict=True)
+    return sum(1 for values in places if len(set(values)) > 1) <= 1
 
 
 def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
@@ -338,11 +355,11 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     footers are paragraphs of their own at the start or end of the page, so their
     paragraphs are simply left out; only when one shares a paragraph with the body, or sits
     between paragraphs of the body, is the page paragraphed again without it."""
-    drop = {index for index, key, size, _ in page.edges if furniture.drops(page.source, key, size)}
+    drop = {index for index, key, size, *_ in page.edges if furniture.drops(page.source, key, size)}
     if not drop:
         return page
     sizes = dict(page.sizes)
-    for index, _, size, chars in page.edges:
+    for index, _, size, chars, _ in page.edges:
         if index in drop:
             sizes[size] -= chars
     sizes = {size: chars for size, chars in sizes.items() if chars > 0}

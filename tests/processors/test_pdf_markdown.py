@@ -205,3 +205,26 @@ def test_markdown_characters_in_table_cells_stay_text() -> None:
     shown, kinds = _rendered_text(markdown)
     assert "table_open" in kinds and "em_open" not in kinds and "link_open" not in kinds
     assert "*A*" in shown and "[1](x) | 2" in shown
+
+
+def test_lines_that_differ_in_more_than_a_page_number_are_not_furniture() -> None:
+    """A bank statement's pages begin and end with bookings that read alike but for their
+    numbers; only the footer's page number changes from page to page."""
+    pages = [
+        [
+            _line(f"0{day}.03.2025 Überweisung an Firma {50 + day}: -1{day}9,53 EUR", 30, 0),
+            _line(f"Seite {day} von 3", 800, 1),
+        ]
+        for day in (1, 2, 3)
+    ]
+    kept = _markdown_without_furniture(pages)
+    assert kept == [f"0{day}.03.2025 Überweisung an Firma {50 + day}: -1{day}9,53 EUR"
+                    for day in (1, 2, 3)]  # fmt: skip
+
+
+def test_ocr_spacing_does_not_keep_a_footer_apart() -> None:
+    pages = [
+        [_line("Der Text der Seite.", 400, 0), _line(footer, 800, 1)]
+        for footer in ("Amt für Statistik von3", "Amt für Statistik von 3")
+    ]
+    assert _markdown_without_furniture(pages) == ["Der Text der Seite."] * 2
