@@ -31,7 +31,7 @@ from jobs.services import (
     change_jobs,
     error_dict,
     job_fields,
-    released_fields,
+    operator_fields,
     requeue_fields,
     reset_fields,
     set_archived,
@@ -211,7 +211,7 @@ def fail_batch(batch_id: str, *, message: str = "Failed by an operator with its 
             level="error",
             error=error_dict("FAILED_BY_OPERATOR", message),
             completed_at=timezone.now(),
-            **released_fields(),
+            **operator_fields(),
         )
     )
 
@@ -236,7 +236,7 @@ def cancel_batch(batch_id: str) -> int:
         "cancel",
         "Cancelled with its batch.",
         completed_at=timezone.now(),
-        **released_fields(),
+        **operator_fields(),
     )
     requested = change_jobs(
         jobs & Q(cancel_requested=False),

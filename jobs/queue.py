@@ -87,11 +87,14 @@ def paused_types() -> set[str]:
 def claimable(
     now: datetime, job_types: Sequence[str] | None = None, exclude_types: Sequence[str] = ()
 ) -> QuerySet[Job]:
-    """Pending jobs a worker may take now: due, batch active and not archived, type not
-    paused and served by the worker. Ordered by priority, then age (index job_claim_order)."""
+    """Pending jobs a worker may take now: due, not held by a worker that may still be
+    running an earlier attempt (``services.operator_fields``) unless that lease ran out,
+    batch active and not archived, type not paused and served by the worker. Ordered by
+    priority, then age (index job_claim_order)."""
     jobs = Job.objects.filter(status=PENDING).filter(
         Q(run_after__isnull=True) | Q(run_after__lte=now)
     )
+    jobs = jobs.filter(Q(worker_id__isnull=True) | Q(lease_expires_at__lt=now))
     jobs = jobs.filter(Q(batch__isnull=True) | Q(batch__is_active=True, batch__archived=False))
     if job_types:
         jobs = jobs.filter(job_type__in=list(job_types))
@@ -386,6 +389,16 @@ def renew_leases(worker_id: str, job_ids: Sequence[str], lease_seconds: float) -
         cancel_requested={pk for pk, requested in held.items() if requested},
         lost=set(job_ids) - set(held),
     )
+
+
+def release_holds(worker_id: str, job_ids: Sequence[str]) -> int:
+    """This worker has stopped the attempts of jobs an operator took from it (failed,
+    cancelled, set pending or restarted them): they are no longer held, and may be
+    claimed again at once."""
+    if not job_ids:
+        return 0
+    held = Job.objects.filter(pk__in=list(job_ids), worker_id=worker_id)
+    return held.exclude(status=PROCESSING).update(worker_id=None, lease_expires_at=None)
 
 
 def reap_expired_leases(max_reaped: int = 500) -> tuple[list[str], list[str]]:

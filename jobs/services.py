@@ -300,14 +300,24 @@ def refused(
 
 
 def released_fields() -> dict[str, Any]:
-    """Fields that tie a job to a worker, cleared whenever it leaves a worker's hands."""
+    """Fields that tie a job to a worker, cleared when its attempt has ended in that
+    worker's hands."""
     return {"worker_id": None, "lease_expires_at": None, "cancel_requested": False}
+
+
+def operator_fields() -> dict[str, Any]:
+    """What an operator's change (fail, cancel, set pending, restart) clears of that tie.
+    The worker and its lease stay on the job: the worker may still be running the attempt.
+    It learns at its next heartbeat, stops the attempt and then lets go
+    (``queue.release_holds``); until then, or until the lease runs out, claims leave the
+    job alone (``queue.claimable``), so that it never runs twice side by side."""
+    return {"cancel_requested": False}
 
 
 def reset_fields() -> dict[str, Any]:
     """Fields cleared when a job is run again from scratch."""
     return {
-        **released_fields(),
+        **operator_fields(),
         "attempts": 0,
         "results": None,
         "error": None,
@@ -407,7 +417,7 @@ def fail(job_id: str, code: str, message: str, details: Any = None) -> Job:
         level="error",
         error=error_dict(code, message, details),
         completed_at=timezone.now(),
-        **released_fields(),
+        **operator_fields(),
     )
 
 
@@ -448,7 +458,7 @@ def cancel(job_id: str) -> Job:
         # two transitions behind one action: name both sources, not only "cancel"'s
         raise refused(job_id, "cancel", status, [JobStatus.PENDING, JobStatus.PROCESSING])
     return _change_job(
-        job_id, "cancel", "Cancelled.", completed_at=timezone.now(), **released_fields()
+        job_id, "cancel", "Cancelled.", completed_at=timezone.now(), **operator_fields()
     )
 
 
@@ -482,7 +492,7 @@ def requeue_fields() -> dict[str, Any]:
         "completed_at": None,
         "run_after": None,
         "max_attempts": Greatest(F("max_attempts"), F("attempts") + 1),
-        **released_fields(),
+        **operator_fields(),
     }
 
 

@@ -49,12 +49,20 @@ class LogLine:
     message: str
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """The attempt of a job that is no longer ours (an operator took it) has stopped here:
+    the job's hold is released (``queue.release_holds``)."""
+
+    job_id: str
+
+
 class DatabaseSide(threading.Thread):
     def __init__(self, worker: Any) -> None:
         super().__init__(name="jobcenter-db", daemon=True)
         self.worker = worker
         self.config = worker.config
-        self.inbox: thread_queue.SimpleQueue[Outcome | Progress | LogLine] = (
+        self.inbox: thread_queue.SimpleQueue[Outcome | Progress | LogLine | Stopped] = (
             thread_queue.SimpleQueue()
         )
         self.buffer: collections.deque[ClaimedJob] = collections.deque()
@@ -73,6 +81,7 @@ class DatabaseSide(threading.Thread):
         self._outcomes: list[Outcome] = []
         self._progress: dict[str, dict[str, Any]] = {}
         self._logs: list[tuple[str, str, str]] = []
+        self._holds: list[str] = []
         self._next_housekeeping = 0.0
         self._started_seen = 0
         self._waiting_since = time.monotonic()
@@ -83,7 +92,7 @@ class DatabaseSide(threading.Thread):
 
     # --- called by the dispatcher -----------------------------------------------------------
 
-    def post(self, item: Outcome | Progress | LogLine) -> None:
+    def post(self, item: Outcome | Progress | LogLine | Stopped) -> None:
         self.busy = True
         self.inbox.put(item)
         self.wake()
@@ -136,7 +145,7 @@ class DatabaseSide(threading.Thread):
             return max(0.0, self._retry_at - now)
         if self._progress:
             timeouts.append(self._next_progress_flush - now)
-        if self._outcomes or self._logs:
+        if self._outcomes or self._logs or self._holds:
             timeouts.append(0.0)
         if self.claiming and self._wanted() > 0:
             timeouts.append(self.config.poll_interval if self.nothing_to_claim else 0.0)
@@ -163,6 +172,8 @@ class DatabaseSide(threading.Thread):
                 self._progress.pop(item.job_id, None)
             elif isinstance(item, Progress):
                 self._progress[item.job_id] = item.value
+            elif isinstance(item, Stopped):
+                self._holds.append(item.job_id)
             else:
                 self._logs.append((item.job_id, item.level, item.message))
 
@@ -175,6 +186,9 @@ class DatabaseSide(threading.Thread):
         if self._outcomes:
             queue.finish_jobs(self.worker.worker_id, self._outcomes)
             self._outcomes = []
+        if self._holds:
+            queue.release_holds(self.worker.worker_id, self._holds)
+            self._holds = []
         now = time.monotonic()
         if self._progress and now >= self._next_progress_flush:
             queue.save_progress(self.worker.worker_id, self._progress)

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from jobs import queue
 from jobs.queue import ClaimedJob, Outcome
-from jobs.worker.database import DatabaseSide, LogLine, Progress
+from jobs.worker.database import DatabaseSide, LogLine, Progress, Stopped
 from jobs.worker.pool import Pool, Slot
 from jobs.worker.retry import RetryStrategy
 from jobs.worker.webhooks import DeliveryThread
@@ -245,6 +245,7 @@ class JobWorker:
         )
         if lost:
             logger.info("job %s ended (%s) but is no longer ours; dropped", job_id, kind)
+            self.db.post(Stopped(job_id))
         elif cancelled or kind == "cancelled":
             self._record(
                 Outcome(job_id, "cancelled", attempt=job.attempt), f"cancelled after {elapsed:.2f}s"
@@ -298,6 +299,7 @@ class JobWorker:
             logger.warning("an idle child exited (code %s); replaced", code)
             return
         if lost:
+            self.db.post(Stopped(job.job_id))
             return
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         error = {
@@ -316,7 +318,9 @@ class JobWorker:
                 cancelled, lost = slot.cancel.is_set(), slot.lost
                 job = self._release(slot)
                 self.pool.replace(slot)
-                if job is not None and not lost and cancelled:
+                if job is not None and lost:
+                    self.db.post(Stopped(job.job_id))
+                elif job is not None and cancelled:
                     logger.warning("job %s did not stop in time; killed", job.job_id)
                     self._record(
                         Outcome(job.job_id, "cancelled", attempt=job.attempt), "cancelled (killed)"
@@ -354,6 +358,8 @@ class JobWorker:
                         Outcome(job_id, "cancelled", attempt=queued.attempt),
                         "cancelled before it started",
                     )
+                else:
+                    self.db.post(Stopped(job_id))
 
     def _dispatch(self) -> None:
         assert self.pool is not None
@@ -407,7 +413,9 @@ class JobWorker:
             lost = slot.lost
             job = self._release(slot, ended=False)
             self.pool.replace(slot, fresh=False)
-            if job is not None and not lost:
+            if job is not None and lost:
+                self.db.post(Stopped(job.job_id))
+            elif job is not None:
                 self._record(
                     Outcome(job.job_id, "released", attempt=job.attempt),
                     "handed back to pending (shutdown)",

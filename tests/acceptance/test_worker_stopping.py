@@ -138,6 +138,27 @@ def test_second_sigterm_stops_at_once(workers: Workers, tmp_path: Path) -> None:
     assert Worker.objects.get(pk=worker_id).status == Worker.Status.STOPPED
 
 
+@pytest.mark.parametrize("change", ["set pending", "fail and restart"])
+def test_a_job_taken_from_a_running_worker_never_runs_on_two_workers_at_once(
+    workers: Workers, tmp_path: Path, change: str
+) -> None:
+    """Another worker, idle and polling, must not claim the job before the worker running
+    it has heard (at its next heartbeat) and stopped that attempt."""
+    runs = tmp_path / "runs.txt"
+    workers.start_many(2, "--concurrency", "1")
+    job_id = services.enqueue("slow", {"path": str(runs), "seconds": 4, "steps": 40}).pk
+    started(runs, 1, workers)
+    if change == "set pending":
+        services.set_pending(job_id)
+    else:
+        services.fail(job_id, "STOPPED", "failed by an operator")
+        services.restart(job_id)
+    wait_for_status(job_id, "completed", workers, timeout=30)
+    records = read_records(runs)
+    assert [item.event for item in records] == ["run", "saw_cancel", "run"], records
+    assert records[2].at >= records[1].at  # the second attempt began after the first stopped
+
+
 def test_a_running_job_set_back_to_pending_runs_again_after_its_attempt_stopped(
     workers: Workers, tmp_path: Path
 ) -> None:

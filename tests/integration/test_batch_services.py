@@ -16,7 +16,7 @@ from batches.counters import batch_status
 from batches.models import Batch
 from batches.services import create_batch
 from jobcenter.errors import InvalidTransition, NotFound, ValidationError
-from jobs import services
+from jobs import queue, services
 from jobs.models import Job, JobLog
 from jobs.services import JobSpec
 
@@ -312,6 +312,9 @@ def test_set_pending_batch() -> None:
     assert batch_services.set_pending_batch(batch_id) == 6
     assert statuses_of(jobs[R] + jobs[F] + jobs[X]) == {P}
     assert statuses_of(jobs[C]) == {C}
+    # held by the worker that may still run it, until it lets go (or its lease runs out)
+    assert Job.objects.get(pk=jobs[R][0]).worker_id == "worker-a"
+    assert queue.release_holds("worker-a", jobs[R]) == len(jobs[R])
     assert Job.objects.get(pk=jobs[R][0]).worker_id is None
     batch = assert_consistent(batch_id)
     assert (batch.pending_jobs, batch.status) == (8, R)

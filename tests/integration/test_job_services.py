@@ -233,7 +233,7 @@ def test_fail_stores_a_structured_error(batch: Batch) -> None:
         "details": {"page": 3},
     }
     assert failed.completed_at is not None
-    assert failed.worker_id is None
+    assert failed.worker_id == "worker-a"  # held until that worker has stopped the attempt
     log = last_log(job.pk)
     assert (log.level, log.message) == ("error", "Failed: PDF_BROKEN: cannot read page 3")
 
@@ -316,7 +316,7 @@ def test_set_pending_puts_a_stuck_job_back_as_it_is(batch: Batch) -> None:
     back = services.set_pending(job.pk)
     assert back.status == P
     assert back.attempts == 1  # unlike restart, the history stays
-    assert back.worker_id is None and back.lease_expires_at is None
+    assert back.worker_id == "worker-a" and back.lease_expires_at is not None  # held
     assert last_log(job.pk).message == "Set to pending (was processing)."
     failed = make_job(F, batch)
     again = services.set_pending(failed.pk)

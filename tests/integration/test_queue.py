@@ -371,6 +371,8 @@ class TestFinishing:
         batch_id, (kept, failed_by_operator, reclaimed, cancelled, *_) = held
         services.fail(failed_by_operator, "STOPPED", "an operator failed it")
         services.set_pending(reclaimed)
+        assert claim("w2") == []  # w1 may still be running it
+        queue.release_holds("w1", [reclaimed])  # it has stopped it
         assert claim("w2") == [reclaimed]
         services.cancel(cancelled)  # a cancel request leaves the job ours until we confirm
         recorded = queue.finish_jobs(
@@ -403,6 +405,7 @@ class TestFinishing:
         attempt's outcome must not end the second attempt."""
         _, (job_id, *_) = held
         services.set_pending(job_id)
+        queue.release_holds("w1", [job_id])
         assert claim("w1", limit=1) == [job_id]
         first = Outcome(job_id, "completed", results={"attempt": 1}, attempt=1)
         assert queue.finish_jobs("w1", [first]) == []
@@ -412,11 +415,21 @@ class TestFinishing:
         assert queue.finish_jobs("w1", [second]) == [job_id]
         assert Job.objects.get(pk=job_id).results == {"attempt": 2}
 
-    def test_a_worker_does_not_claim_a_job_it_still_runs(self, held: tuple[str, list[str]]) -> None:
-        _, (running, *_) = held
+    def test_a_job_set_back_while_it_runs_waits_until_its_worker_stopped_it(
+        self, held: tuple[str, list[str]]
+    ) -> None:
+        """No other worker takes it while the one running it has not yet heard (it does
+        at its next heartbeat): the job would run twice side by side."""
+        _, (running, restarted, expired, *_) = held
         services.set_pending(running)
-        assert claim("w1", exclude_ids=[running]) == []
-        assert claim("w2", exclude_ids=[]) == [running]
+        services.fail(restarted, "STOPPED", "an operator failed it")
+        services.restart(restarted)
+        services.set_pending(expired)
+        Job.objects.filter(pk=expired).update(lease_expires_at=timezone.now() - timedelta(1))
+        assert claim("w2", limit=5) == [expired]  # its worker is gone: the lease ran out
+        assert queue.release_holds("w2", [running, restarted]) == 0  # not w2's to release
+        assert queue.release_holds("w1", [running, restarted]) == 2
+        assert sorted(claim("w2", limit=5)) == sorted([running, restarted])
 
 
 @pytest.mark.django_db
