@@ -148,11 +148,20 @@ def _insert_batch(
             continue
         key = row["unique_key"]
         if key in held:
+            holder, owner = held[key]
+            if owner != (user.pk if user is not None else None):
+                errors.append(
+                    {
+                        "field": f"jobs[{position}].unique_key",
+                        "message": "held by an unfinished job of another user",
+                    }
+                )
+                continue
             reused.append(position)
-            job_ids.append(held[key])
+            job_ids.append(holder)
             continue
-        if key:
-            held[key] = row["job_id"]  # a key twice in one batch: the first one wins
+        if key:  # a key twice in one batch: the first one wins
+            held[key] = (row["job_id"], user.pk if user is not None else None)
         rows.append(row)
         job_ids.append(row["job_id"])
     if errors:

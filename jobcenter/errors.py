@@ -44,3 +44,10 @@ class InvalidTransition(JobCenterError):
 
     code = "INVALID_TRANSITION"
     status_code = 409
+
+
+class KeyTaken(JobCenterError):
+    """A unique_key another user's unfinished job holds."""
+
+    code = "UNIQUE_KEY_TAKEN"
+    status_code = 409

@@ -35,14 +35,14 @@ def unfinished_job_with_key(unique_key: str) -> Job | None:
     return Job.objects.filter(unique_key=unique_key, status__in=UNFINISHED).first()
 
 
-def unfinished_keys(keys: list[str]) -> dict[str, str]:
-    """unique_key -> job_id for the keys that an unfinished job holds."""
-    found: dict[str, str] = {}
+def unfinished_keys(keys: list[str]) -> dict[str, tuple[str, int | None]]:
+    """unique_key -> (job_id, owner's user id) for the keys that an unfinished job holds."""
+    found: dict[str, tuple[str, int | None]] = {}
     for start in range(0, len(keys), 1000):
         rows = Job.objects.filter(
             unique_key__in=keys[start : start + 1000], status__in=UNFINISHED
-        ).values_list("unique_key", "job_id")
-        found.update(rows)
+        ).values_list("unique_key", "job_id", "user_id")
+        found.update((key, (job_id, user_id)) for key, job_id, user_id in rows)
     return found
 
 

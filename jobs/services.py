@@ -23,7 +23,13 @@ from batches.counters import apply_status_changes
 from batches.models import Batch
 from jobcenter import uploads
 from jobcenter.db import atomic, lock_rows, notify_jobs_pending
-from jobcenter.errors import InvalidTransition, JobCenterError, NotFound, ValidationError
+from jobcenter.errors import (
+    InvalidTransition,
+    JobCenterError,
+    KeyTaken,
+    NotFound,
+    ValidationError,
+)
 from jobcenter.ids import new_job_id
 from jobs import selectors
 from jobs.models import Job, JobLog, JobTypeSetting, Upload, default_progress
@@ -140,9 +146,20 @@ def enqueue(
                 raise
             existing = selectors.unfinished_job_with_key(unique_key)
             if existing is not None:
+                _check_key_owner(existing, user, "unique_key")
                 return existing
             # The holder finished between our insert and our look-up: try again.
     raise JobCenterError(f"Could not enqueue job with unique_key {unique_key!r}: keeps changing.")
+
+
+def _check_key_owner(holder: Job, user: AbstractBaseUser | None, field: str) -> None:
+    """A unique_key is answered with the job holding it only for that job's owner: for
+    anyone else it is taken, and which job holds it is not theirs to learn."""
+    if holder.user_id != (user.pk if user is not None else None):
+        raise KeyTaken(
+            "This unique_key is held by an unfinished job of another user; choose another key.",
+            details=[{"field": field, "message": "held by an unfinished job of another user"}],
+        )
 
 
 # --- the transition engine ------------------------------------------------------------------

@@ -236,3 +236,24 @@ def test_batch_access_change_carries_to_its_jobs(
     assert response.status_code == 200
     assert client.get(f"/api/batches/{batch.pk}").status_code == 200
     assert client.get(f"/api/jobs/{job.pk}").status_code == 200
+
+
+def test_a_unique_key_of_another_users_job_is_taken_and_its_job_not_shown(
+    make_user: Callable[..., User], owner: User
+) -> None:
+    held = services.enqueue("echo", {"message": "m"}, user=owner, unique_key="invoice-7")
+    stranger = bearer_client(make_user("stranger"))
+    body = {"job_type": "echo", "parameters": {"message": "m"}, "unique_key": "invoice-7"}
+    response = stranger.post("/api/jobs", body, content_type="application/json")
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "UNIQUE_KEY_TAKEN"
+    assert held.pk not in response.content.decode()
+    batch = {"batch_name": "b", "jobs": [body]}
+    response = stranger.post("/api/jobs/batch", batch, content_type="application/json")
+    assert response.status_code == 422
+    assert error_of(response)["details"][0]["field"] == "jobs[0].unique_key"
+    assert held.pk not in response.content.decode()
+    assert Job.objects.filter(unique_key="invoice-7").count() == 1
+    # its owner gets the job that holds the key, as before
+    again = bearer_client(owner).post("/api/jobs", body, content_type="application/json")
+    assert again.status_code == 201 and again.json()["job_id"] == held.pk
