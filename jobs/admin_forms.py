@@ -244,14 +244,21 @@ class NewBatchForm(forms.Form):
         return items
 
     def stored_refs(self) -> list[list[str]]:
+        """The files uploaded by an earlier preview, as ``[ref, name]`` pairs; anything
+        else in the hidden field (it comes back from the browser) is left out."""
         try:
             refs = json.loads(self.cleaned_data.get("upload_refs") or "[]")
         except json.JSONDecodeError:
             return []
+        if not isinstance(refs, list):
+            return []
         return [
-            [str(ref), str(name)]
-            for ref, name in refs
-            if isinstance(ref, str) and ref.startswith(uploads.PREFIX)
+            [ref[0], str(ref[1])]
+            for ref in refs
+            if isinstance(ref, list)
+            and len(ref) == 2
+            and isinstance(ref[0], str)
+            and ref[0].startswith(uploads.PREFIX)
         ]
 
     def parameter_rows(self) -> list[dict[str, Any]]:

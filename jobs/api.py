@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db import IntegrityError
-from django.db.models import Min, Model, Q, QuerySet
+from django.db.models import DateTimeField, Min, Model, Q, QuerySet
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -185,7 +185,8 @@ def paginate(
     total = queryset.count() if params.include_total else None
     page = queryset.order_by(*keyset.order_by())
     if params.cursor:
-        page = page.filter(keyset.after(decode_cursor(params.cursor, name, keyset)))
+        values = _typed(queryset.model, keyset, decode_cursor(params.cursor, name, keyset))
+        page = page.filter(keyset.after(values))
     rows = list(page[: params.limit + 1])
     next_cursor = None
     if len(rows) > params.limit:
@@ -193,6 +194,27 @@ def paginate(
         last = rows[-1]
         next_cursor = encode_cursor(name, [_field_value(last, f) for f in keyset.fields])
     return {"items": rows, "next_cursor": next_cursor, "total": total, "limit": params.limit}
+
+
+def _typed(model: type[Model], keyset: Keyset, values: list[Any]) -> list[Any]:
+    """A cursor's values as the types of their fields: a cursor whose values were altered
+    (a word for a priority, a number for a date) is refused, not sent to the database."""
+    typed = []
+    for field, value in zip(keyset.fields, values, strict=True):
+        model_field = model._meta.pk if field == "pk" else model._meta.get_field(field)
+        try:
+            converted = model_field.to_python(value)
+            model_field.run_validators(converted)  # an integer's range, for one
+        except (DjangoValidationError, TypeError, ValueError, OverflowError):
+            converted = None
+        if converted is None or (
+            isinstance(model_field, DateTimeField) and not isinstance(value, datetime)
+        ):
+            raise InvalidCursor(
+                "The cursor is not one this API returned.", details={"field": "cursor"}
+            )
+        typed.append(converted)
+    return typed
 
 
 def _field_value(obj: Model, field: str) -> Any:
@@ -469,6 +491,13 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name longer than the file system allows, for one
+        return False
+
+
 def job_files(job_id: str) -> list[tuple[str, Path]]:
     """``(relative path, path)`` of every file in the job's folder, sorted; symlinks that
     lead out of the folder are left out."""
@@ -502,7 +531,7 @@ def job_file(job_id: str, relative: str) -> Path:
         )
     folder = job_dir(job_id)
     path = folder.joinpath(*parts)
-    if not folder.is_dir() or not _inside(folder.resolve(), path) or not path.is_file():
+    if not folder.is_dir() or not _inside(folder.resolve(), path) or not _is_file(path):
         raise NotFound(
             f"Job {job_id} has no file {relative!r}.", details={"job_id": job_id, "path": relative}
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -151,6 +152,14 @@ def test_new_batch_from_files(op: Client) -> None:
     jobs = Job.objects.filter(batch__isnull=False).order_by("job_name")
     assert [job.job_name for job in jobs] == ["doc0.pdf", "doc1.pdf"]
     assert resolve_upload(jobs[1].parameters["source"]).read_bytes() == b"%PDF-1.4 1"
+
+
+@pytest.mark.parametrize("refs", ["[1]", "5", '[["a", "b", "c"]]', '{"a": 1}', '[["upload:x"]]'])
+def test_new_batch_from_files_with_altered_upload_refs_is_not_a_500(op: Client, refs: str) -> None:
+    data = batch_post(job_type="pdf", mode="files", parameter="source")
+    response = op.post(NEW_BATCH, {**data, "upload_refs": refs, "create": "1"})
+    assert response.status_code == 200  # the form again, asking for files
+    assert not Batch.objects.exists()
 
 
 def test_new_batch_with_an_invalid_job_creates_nothing(op: Client) -> None:

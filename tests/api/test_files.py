@@ -138,6 +138,8 @@ def test_download_streams_with_its_content_type(client: Client, job_with_files: 
         ("assets", 404),
         ("./dossier.md", 400),
         ("C:%5Cwindows", 400),
+        ("a" * 300, 404),  # longer than a file name may be
+        ("assets/" + "b" * 300 + ".png", 404),
     ],
 )
 def test_download_cannot_leave_the_job_folder(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -334,6 +336,31 @@ def test_bad_or_foreign_cursor_is_400(client: Client, make_job: Callable[..., Jo
     job_id = client.get("/api/jobs?limit=1").json()["items"][0]["job_id"]
     response = client.get(f"/api/jobs/{job_id}/logs?cursor={cursor}")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "values"),
+    [
+        ("/api/jobs?ordering=-priority", ["jobs:-priority", ["a", {"t": "2026-01-01"}, "job-1"]]),
+        ("/api/jobs?ordering=-priority", ["jobs:-priority", [2**70, {"t": "2026-01-01"}, "x"]]),
+        ("/api/jobs", ["jobs:-created_at", ["abc", "job-1"]]),
+        ("/api/jobs", ["jobs:-created_at", [{"t": "not a date"}, "job-1"]]),
+        ("/api/batches", ["batches:-created_at", [5, "batch-1"]]),
+        ("LOGS", ["logs:JOB", [{"t": "2026-01-01T00:00:00"}, "not-a-uuid"]]),
+    ],
+)
+def test_a_cursor_with_values_of_the_wrong_type_is_400(
+    client: Client, make_job: Callable[..., Job], path: str, values: list[Any]
+) -> None:
+    job = make_job()
+    if path == "LOGS":
+        path, values = f"/api/jobs/{job.pk}/logs?", [f"logs:{job.pk}", values[1]]
+    raw = json.dumps(values).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    joint = "&" if "?" in path else "?"
+    response = client.get(f"{path}{joint}cursor={cursor}")
+    assert response.status_code == 400, response.content
+    assert error_of(response)["code"] == "INVALID_CURSOR"
 
 
 # --- logs -----------------------------------------------------------------------------------
