@@ -29,6 +29,7 @@ from jobs.api import (
     job_archive_entries,
     list_jobs_page,
     paginate,
+    refuse_unknown_query,
     zip_response,
 )
 from jobs.models import Job
@@ -36,8 +37,8 @@ from jobs.schemas import (
     READ_ERRORS,
     WRITE_ERRORS,
     AccessControlIn,
+    BatchJobFilter,
     Identifier,
-    JobFilter,
     JobPage,
     JobPageParams,
     errors,
@@ -56,6 +57,7 @@ def list_batches(
     request: HttpRequest, filters: Query[BatchFilter], page: Query[BatchPageParams]
 ) -> dict[str, Any]:
     """The batches you may read, newest first; page on with `cursor=<next_cursor>`."""
+    refuse_unknown_query(request, BatchFilter, BatchPageParams)
     batches = access.readable(Batch.objects.select_related("user"), request.auth)  # type: ignore[attr-defined]
     batches = filters.filter(batches)
     return paginate(batches, f"batches:{page.ordering}", BATCH_ORDERINGS[page.ordering], page)
@@ -71,10 +73,11 @@ def get_batch(request: HttpRequest, batch_id: Identifier) -> Batch:
 def list_batch_jobs(
     request: HttpRequest,
     batch_id: Identifier,
-    filters: Query[JobFilter],
+    filters: Query[BatchJobFilter],
     page: Query[JobPageParams],
 ) -> dict[str, Any]:
     """The batch's jobs, with the filters and paging of GET /api/jobs."""
+    refuse_unknown_query(request, BatchJobFilter, JobPageParams)
     access.get_batch(request.auth, batch_id)  # type: ignore[attr-defined]
     jobs = Job.objects.filter(batch_id=batch_id)
     return list_jobs_page(jobs, request.auth, filters, page)  # type: ignore[attr-defined]

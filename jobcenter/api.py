@@ -23,7 +23,7 @@ from django.http import (
     JsonResponse,
 )
 from django.http.multipartparser import MultiPartParserError
-from django.urls import URLPattern, URLResolver, re_path
+from django.urls import URLPattern, URLResolver, re_path, reverse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema, Status
@@ -241,11 +241,30 @@ class HealthOut(Schema):
     oldest_pending_age_seconds: float | None = None
 
 
-@api.get("/health", response={200: HealthOut, 503: HealthOut}, auth=None, tags=["health"])
+@api.get("/", auth=None, include_in_schema=False)
+def index(request: HttpRequest) -> dict[str, str]:
+    """Where to go from the API's root."""
+    return {
+        "name": "Job Center API",
+        "docs": reverse("api:openapi-view"),
+        "openapi": reverse("api:openapi-json"),
+        "health": reverse("api:health"),
+    }
+
+
+@api.api_operation(
+    ["GET", "HEAD"],
+    "/health",
+    response={200: HealthOut, 503: HealthOut},
+    auth=None,
+    tags=["health"],
+    url_name="health",
+)
 def health(request: HttpRequest) -> Status[HealthOut]:
     """Is the database reachable, how many workers are alive (status running and a
     heartbeat within JOBCENTER_WORKER_ALIVE_SECONDS), how long has the oldest pending job
-    waited? No authentication, nothing sensitive."""
+    waited? No authentication, nothing sensitive. HEAD answers the same status, for
+    monitors."""
     from jobs.api import health_summary
 
     try:

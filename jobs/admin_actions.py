@@ -188,6 +188,14 @@ def _counts(batch: Batch, *statuses: str) -> int:
     return sum(fields[status] for status in statuses)
 
 
+def _cancellable(batch: Batch) -> int:
+    """Pending jobs, and running ones not yet asked to stop."""
+    running = Job.objects.filter(
+        batch_id=batch.pk, status=JobStatus.PROCESSING, cancel_requested=False
+    ).count()
+    return batch.pending_jobs + running
+
+
 def _toggle(batch_id: str) -> int:
     batch_services.toggle_active(batch_id)
     return 0
@@ -229,7 +237,7 @@ BATCH_ACTIONS: dict[str, BatchAction] = {
             "cancel",
             "Cancel",
             "cancelled (running ones: cancel requested)",
-            lambda b: _counts(b, *UNFINISHED),
+            _cancellable,
             batch_services.cancel_batch,
             danger=True,
         ),

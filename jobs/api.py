@@ -40,6 +40,7 @@ from django.utils import timezone
 from ninja import File, Header, Query, Router, Schema, Status, UploadedFile
 from ninja.decorators import decorate_view
 from ninja.responses import NinjaJSONEncoder
+from pydantic import BaseModel
 
 from batches import services as batch_services
 from batches.schemas import BatchCreatedOut, BatchCreateIn, BatchOut
@@ -51,6 +52,7 @@ from jobs.models import IdempotencyRecord, Job, JobLog, Worker
 from jobs.schemas import (
     WRITE_ERRORS,
     AccessControlIn,
+    BatchJobFilter,
     FailIn,
     FileOut,
     Identifier,
@@ -379,8 +381,26 @@ def create_batch(
     return idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
+def refuse_unknown_query(request: HttpRequest, *schemas: type[BaseModel]) -> None:
+    """A query parameter no schema of the endpoint knows is refused, not ignored: a typo
+    (``statuses=failed``) would otherwise list everything."""
+    known = {
+        name
+        for schema in schemas
+        for field_name, field in schema.model_fields.items()
+        for name in (field_name, field.alias)
+        if name
+    }
+    unknown = sorted(set(request.GET) - known)
+    if unknown:
+        raise ValidationError(
+            f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}.",
+            details=[{"field": name, "message": "unknown query parameter"} for name in unknown],
+        )
+
+
 def list_jobs_page(
-    queryset: QuerySet[Job], user: Any, filters: JobFilter, page: JobPageParams
+    queryset: QuerySet[Job], user: Any, filters: BatchJobFilter, page: JobPageParams
 ) -> dict[str, Any]:
     jobs = access.readable(queryset.select_related("user").defer("results"), user)
     jobs = filters.filter(jobs)
@@ -392,6 +412,7 @@ def list_jobs(
     request: HttpRequest, filters: Query[JobFilter], page: Query[JobPageParams]
 ) -> dict[str, Any]:
     """The jobs you may read, newest first; page on with `cursor=<next_cursor>`."""
+    refuse_unknown_query(request, JobFilter, JobPageParams)
     return list_jobs_page(Job.objects.all(), request.auth, filters, page)  # type: ignore[attr-defined]
 
 
@@ -412,7 +433,8 @@ def delete_job(request: HttpRequest, job_id: Identifier) -> Status[None]:
 def job_logs(
     request: HttpRequest, job_id: Identifier, filters: Query[LogFilter], page: Query[PageParams]
 ) -> dict[str, Any]:
-    """The job's log lines, oldest first."""
+    """The job's log lines, oldest first; `level` is one level (not that level and up)."""
+    refuse_unknown_query(request, LogFilter, PageParams)
     access.get_job(request.auth, job_id)  # type: ignore[attr-defined]
     return paginate(
         filters.filter(selectors.job_logs(job_id)), f"logs:{job_id}", LOG_ORDERING, page

@@ -398,14 +398,15 @@ class JobPageParams(PageParams):
     ordering: Ordering = "-created_at"
 
 
-class JobFilter(FilterSchema):
+class BatchJobFilter(FilterSchema):
+    """The filters of a batch's jobs; ``JobFilter`` adds the batch."""
+
     # Plain list annotations (no Annotated around the list): ninja recognises them as
     # repeatable query parameters; commas are split by the validator below.
     status: list[JobStatus] | None = Field(
         None, description="One or several statuses (repeat the parameter or separate by commas)."
     )
     job_type: list[Identifier] | None = Field(None, description="One or several job types.")
-    batch_id: Annotated[Identifier | None, FilterLookup("batch_id")] = None
     search: Annotated[str, Field(max_length=200), AfterValidator(_no_nul)] | None = Field(
         None,
         description="Job name, job id, or the text parameters "
@@ -429,6 +430,10 @@ class JobFilter(FilterSchema):
         if not value:
             return Q()
         return job_search(value)
+
+
+class JobFilter(BatchJobFilter):
+    batch_id: Annotated[Identifier | None, FilterLookup("batch_id")] = None
 
 
 class LogOut(Schema):

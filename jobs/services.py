@@ -470,6 +470,9 @@ def cancel(job_id: str) -> Job:
     """Cancel a pending job at once; for a processing job, ask its worker to stop it."""
     status = selectors.job_status(job_id)
     if status == JobStatus.PROCESSING:
+        job = selectors.get_job(job_id)
+        if job.cancel_requested:  # asked before: nothing more to do, nor to log
+            return job
         return _change_job(job_id, "request_cancel", "Cancel requested.", cancel_requested=True)
     if status is not None and status != JobStatus.PENDING:
         # two transitions behind one action: name both sources, not only "cancel"'s

@@ -165,6 +165,19 @@ def test_batch_actions_from_the_list(op: Client) -> None:
     assert Batch.objects.get(pk=batch.pk).is_active is False
 
 
+def test_batch_cancel_counts_only_the_jobs_it_will_change(op: Client) -> None:
+    from jobs import services
+
+    batch = make_batch(4)
+    running = list(Job.objects.filter(batch=batch))[:2]
+    for job in running:
+        services.claim(job.pk, "w")
+        services.start(job.pk)
+    services.cancel(running[0].pk)  # already asked to stop: cancelling again changes nothing
+    page = post_action(op, BATCHES, "batch_cancel", [batch.pk], confirm=False)
+    assert '<strong id="jc-job-count">3</strong> jobs will change' in page.content.decode()  # type: ignore[attr-defined]
+
+
 def test_batch_restart_all_and_archive_from_detail(op: Client) -> None:
     batch = make_batch(2)
     first, second = Job.objects.filter(batch=batch)

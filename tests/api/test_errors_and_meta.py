@@ -258,3 +258,35 @@ def test_a_request_refused_before_any_view_gets_the_error_shape() -> None:
     legacy = client.get("/api/legacy/event-job/jobs", HTTP_HOST="")
     assert (legacy.status_code, legacy.json()["error_type"]) == (400, "BAD_REQUEST")
     assert "text/html" in client.get("/admin/", HTTP_HOST="")["Content-Type"]
+
+
+def test_the_api_root_points_to_docs_and_health_answers_head(db: None) -> None:
+    anonymous = Client()
+    root = anonymous.get("/api/")
+    assert root.status_code == 200
+    assert root.json() == {
+        "name": "Job Center API",
+        "docs": "/api/docs",
+        "openapi": "/api/openapi.json",
+        "health": "/api/health",
+    }
+    head = anonymous.head("/api/health")
+    assert head.status_code == 200 and head.content == b""
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/jobs?statuses=failed", "/api/batches?stauts=pending", "/api/jobs?limit=5&x=1"]
+)
+def test_an_unknown_query_parameter_is_refused_not_ignored(client: Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["details"][0]["message"] == "unknown query parameter"
+
+
+def test_a_batchs_jobs_take_no_batch_id_query_parameter(client: Client) -> None:
+    schema = client.get("/api/openapi.json").json()
+    operation = schema["paths"]["/api/batches/{batch_id}/jobs"]["get"]
+    query = [p["name"] for p in operation["parameters"] if p["in"] == "query"]
+    assert "batch_id" not in query and "status" in query and "cursor" in query

@@ -288,6 +288,9 @@ def test_cancel_of_a_processing_job_asks_its_worker(batch: Batch) -> None:
     assert requested.cancel_requested is True
     assert requested.worker_id == "worker-a"  # still the worker's until it stops
     assert last_log(job.pk).message == "Cancel requested."
+    logs = JobLog.objects.filter(job_id=job.pk).count()
+    assert services.cancel(job.pk).cancel_requested  # asked again: nothing new
+    assert JobLog.objects.filter(job_id=job.pk).count() == logs
     assert batch_row(batch.pk)["processing_jobs"] == 1
     confirmed = services.confirm_cancel(job.pk)
     assert confirmed.status == X
