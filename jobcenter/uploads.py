@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -16,7 +17,8 @@ from jobcenter.errors import NotFound, ValidationError
 
 PREFIX = "upload:"
 _ID = re.compile(r"^[0-9a-f]{32}$")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+_UNSAFE = re.compile(r"[^\w. -]+")
+"""Letters of any script stay ("Prüfung.pdf"); separators and symbols go."""
 
 
 def upload_root() -> Path:
@@ -25,7 +27,8 @@ def upload_root() -> Path:
 
 def safe_name(filename: str) -> str:
     """A file name without directories or odd characters, never empty or hidden."""
-    name = _UNSAFE.sub("_", Path(filename.replace("\\", "/")).name).strip(" .")
+    name = unicodedata.normalize("NFC", Path(filename.replace("\\", "/")).name)
+    name = _UNSAFE.sub("_", name).strip(" .")
     return name[:200] or "upload"
 
 

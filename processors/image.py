@@ -127,9 +127,13 @@ class FrameHandler:
 
         started = time.monotonic()
         self.image.seek(index)
+        width, height = self.image.size
+        if width * height > self.options.max_pixels:  # the first frame was checked, not this
+            raise ValueError(
+                f"{width}x{height} pixels, more than the limit of {self.options.max_pixels} "
+                "(JOBCENTER_OCR_MAX_PIXELS)"
+            )
         frame = ImageOps.exif_transpose(self.image)  # a photo taken sideways, upright
-        if frame.mode not in {"L", "RGB", "1"}:
-            frame = frame.convert("RGB")
         result = ocr_image(
             frame,
             languages=self.options.languages,
@@ -213,6 +217,14 @@ class ImageProcessor(Processor):
                 {"pages": params.pages, "page_count": info["frames"]},
             )
         warnings = []
+        if len(indexes) > settings.JOBCENTER_PDF_MAX_PAGES:
+            raise ProcessorError(
+                "IMAGE_TOO_LARGE",
+                f"{len(indexes)} pages to read, more than the limit of "
+                f"{settings.JOBCENTER_PDF_MAX_PAGES} (JOBCENTER_PDF_MAX_PAGES); select fewer "
+                "with pages",
+                {"page_count": info["frames"], "limit": settings.JOBCENTER_PDF_MAX_PAGES},
+            )
         if beyond:
             warnings.append(
                 f"pages {describe_ranges(beyond)} asked for, but the image has {info['frames']}"

@@ -427,16 +427,15 @@ def _pdf_date(value: str | None) -> str | None:
     """``D:20240131120000+01'00'`` as ISO 8601; anything unparsable is returned as is."""
     if not value:
         return None
-    raw = value.removeprefix("D:").replace("'", "")
-    digits = "".join(ch for ch in raw[:14] if ch.isdigit())
-    if len(digits) < 4:
+    raw = value.removeprefix("D:").replace("'", "").strip()
+    match = re.match(r"\d{4,14}", raw)
+    if match is None:
         return value
-    digits = digits.ljust(14, "0")
+    digits, zone = match.group().ljust(14, "0"), raw[match.end() :]
     year, month, day = digits[0:4], digits[4:6] or "01", digits[6:8] or "01"
     month = month if month != "00" else "01"
     day = day if day != "00" else "01"
     iso = f"{year}-{month}-{day}T{digits[8:10]}:{digits[10:12]}:{digits[12:14]}"
-    zone = raw[14:]
     if zone.startswith("Z") or zone[:5] in {"+0000", "-0000"}:
         iso += "Z"  # UTC written as the API writes its own timestamps
     elif zone[:1] in {"+", "-"} and len(zone) >= 5:
@@ -517,7 +516,7 @@ class PdfminerPages:
                     turned.extend(ch for ch in chars if _turned(ch))
                     parts = [ch for ch in obj if not (isinstance(ch, LTChar) and _turned(ch))]
                     chars = [ch for ch in parts if isinstance(ch, LTChar)]
-                    text = clean_text("".join(part.get_text() for part in parts))
+                    text = clean_text(_known_glyphs("".join(part.get_text() for part in parts)))
                     if not chars or not text:
                         return
                     box = (
@@ -527,7 +526,7 @@ class PdfminerPages:
                         max(ch.y1 for ch in chars),
                     )
                 else:
-                    text = clean_text(obj.get_text())
+                    text = clean_text(_known_glyphs(obj.get_text()))
                     box = (obj.x0, obj.y0, obj.x1, obj.y1)
                 if not text:
                     return
@@ -561,6 +560,20 @@ class PdfminerPages:
         walk(page)
         lines.extend(_sideways_lines(turned, left, top))
         return PageLayout(page.width, page.height, reading_order(lines, rules), "native")
+
+
+_CID = re.compile(r"\(cid:\d+\)")
+_LEADING_CID = re.compile(r"^\s*\(cid:\d+\)")
+
+
+def _known_glyphs(text: str) -> str:
+    """pdfminer writes a glyph it cannot map to a character as ``(cid:127)``. At the start
+    of a line (or alone: a marker set apart from its item) that is, almost always, a list
+    bullet drawn from a symbol font (pdfium reads it as •); anywhere else it is left out
+    rather than shown."""
+    if "(cid:" not in text:
+        return text
+    return _CID.sub("", _LEADING_CID.sub("\u2022", text))
 
 
 def _turned(char: Any) -> bool:

@@ -192,7 +192,7 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     if scripts:
         lines = [scripts.get(id(line), line) for line in lines]
     moved = {id(line) for line in scripts.values()}
-    ordered = sorted(lines, key=lambda line: (round(line.baseline), line.x0))
+    ordered = _by_visual_line(lines)
     merged: list[Line] = []
     for line in ordered:
         last = merged[-1] if merged else None
@@ -218,6 +218,23 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
         else:
             merged.append(line)
     return merged
+
+
+def _by_visual_line(lines: list[Line]) -> list[Line]:
+    """Top to bottom by baseline, and left to right among lines whose baselines lie within
+    a third of their size of each other: a list marker set larger or lower than its item
+    (2 pt below, in some generators) comes before the item, not after it."""
+    ordered = sorted(lines, key=lambda line: line.baseline)
+    clusters: list[list[Line]] = []
+    for line in ordered:
+        head = clusters[-1][0] if clusters else None
+        if head is not None and line.baseline - head.baseline <= 0.3 * max(line.size, head.size):
+            clusters[-1].append(line)
+        else:
+            clusters.append([line])
+    if len(clusters) == len(ordered):
+        return ordered
+    return [line for cluster in clusters for line in sorted(cluster, key=lambda line: line.x0)]
 
 
 def _scripts(lines: list[Line]) -> dict[int, Line]:

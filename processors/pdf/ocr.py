@@ -88,6 +88,20 @@ def check_ocr(languages: str) -> str:
     return command
 
 
+def flatten(image: Image.Image) -> Image.Image:
+    """An image Tesseract reads as it is seen: transparent parts on white paper (a plain
+    conversion to RGB makes them black, and black text on them disappears), other modes
+    (CMYK, 16-bit, palettes) as RGB."""
+    if image.mode in {"L", "RGB", "1"}:
+        return image
+    if image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGB", rgba.size, "white")
+        paper.paste(rgba, mask=rgba.getchannel("A"))
+        return paper
+    return image.convert("RGB")
+
+
 def ocr_image(
     image: Image.Image, *, languages: str, dpi: float, timeout: float, command: str | None = None
 ) -> OcrResult:
@@ -95,8 +109,7 @@ def ocr_image(
     command = command or tesseract_command()
     if command is None:
         raise ProcessorError("OCR_UNAVAILABLE", f"Tesseract is not installed ({INSTALL_HINT}).")
-    if image.mode not in {"L", "RGB", "1"}:
-        image = image.convert("RGB")
+    image = flatten(image)
     buffer = io.BytesIO()
     image.save(buffer, "PPM")  # uncompressed: far quicker to write than PNG
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}

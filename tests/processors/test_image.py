@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from processors.base import ProcessorError
 from processors.image import ImageProcessor
@@ -76,6 +76,36 @@ def test_pages_past_the_last_frame_are_a_warning_in_the_results(
     results, _ = run_image(run_job, {"source": str(path), "pages": "2-4"})
     assert [page["page"] for page in results["pages"]] == [2]
     assert results["warnings"] == ["pages 3-4 asked for, but the image has 2"]
+
+
+@pytest.mark.slow
+def test_text_on_a_transparent_background_is_read(
+    run_job: Runner, pdf_corpus: Corpus, pages: list[Image.Image]
+) -> None:
+    """Black text whose background is transparent: converted to RGB plainly, the
+    background turns black too and nothing is left to read."""
+    gray = pages[0].convert("L")
+    text = Image.new("RGBA", gray.size, (0, 0, 0, 0))
+    text.putalpha(ImageOps.invert(gray))  # ink opaque, paper transparent
+    path = pdf_corpus.add("transparent", corpus.image_bytes(text, "PNG", dpi=(300, 300)), ".png")
+    results, _ = run_image(run_job, {"source": str(path)})
+    truth = pdf_corpus.documents["small"].truth[0]
+    assert corpus.word_accuracy(truth, results["page_texts"][0]) >= 0.9
+
+
+def test_limits_hold_for_every_frame(run_job: Runner, pdf_corpus: Corpus, settings: Any) -> None:
+    settings.JOBCENTER_OCR_MAX_PIXELS = 100_000
+    frames = [Image.new("L", (200, 100), 255), Image.new("L", (400, 400), 255)]
+    data = corpus.image_bytes(frames[0], "TIFF", save_all=True, append_images=frames[1:])
+    path = pdf_corpus.add("big-second-frame", data, ".tiff")
+    results, _ = run_image(run_job, {"source": str(path)})
+    assert [page["method"] for page in results["pages"]] == ["ocr", "failed"]
+    assert "400x400 pixels, more than the limit of 100000" in results["warnings"][0]
+    settings.JOBCENTER_PDF_MAX_PAGES = 1
+    with pytest.raises(ProcessorError) as caught:
+        run_image(run_job, {"source": str(path)})
+    assert caught.value.code == "IMAGE_TOO_LARGE"
+    assert run_image(run_job, {"source": str(path), "pages": "1"})[0]["pages"][0]["page"] == 1
 
 
 def test_not_an_image(run_job: Runner, pdf_corpus: Corpus) -> None:

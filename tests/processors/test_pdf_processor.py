@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from processors.base import ProcessorError
 from processors.pdf import PdfProcessor
-from processors.pdf.engines import _pdf_date
+from processors.pdf.engines import _known_glyphs, _pdf_date
 from processors.pdf.markdown import join_lines
 from processors.pdf.params import PdfParams, describe_ranges, parse_pages
 from processors.registry import get_processor
@@ -144,11 +144,20 @@ def test_page_selection(run_job: Runner, pdf_corpus: Corpus) -> None:
     assert caught.value.code == "PAGES_OUT_OF_RANGE"
 
 
+def test_glyphs_pdfminer_cannot_map_are_bullets_at_a_line_start_else_left_out() -> None:
+    assert _known_glyphs("(cid:127) Unterpunkt 1.1") == "\u2022 Unterpunkt 1.1"
+    assert _known_glyphs("(cid:127)") == "\u2022"
+    assert _known_glyphs("Preis(cid:3) 5 EUR") == "Preis 5 EUR"
+    assert _known_glyphs("plain text") == "plain text"
+
+
 def test_pdf_dates_as_iso_8601() -> None:
     assert _pdf_date("D:20240131120000+01'00'") == "2024-01-31T12:00:00+01:00"
     assert _pdf_date("D:20240131120000+00'00'") == "2024-01-31T12:00:00Z"
     assert _pdf_date("D:20240131120000Z") == "2024-01-31T12:00:00Z"
     assert _pdf_date("D:2024") == "2024-01-01T00:00:00"
+    assert _pdf_date("D:20240131+01'00'") == "2024-01-31T00:00:00+01:00"  # no time, a zone
+    assert _pdf_date("D:202401311230-05'30'") == "2024-01-31T12:30:00-05:30"
     assert _pdf_date("yesterday") == "yesterday"
 
 

@@ -91,3 +91,15 @@ def test_a_word_hyphenated_inside_a_table_cell_is_joined() -> None:
     [(table, members)] = find_tables(lines, rules)
     assert table.rows == [["Amt", "Kosten"], ["Informationstechnik", "1.250 €"]]
     assert len(members) == 5
+
+
+def test_a_list_marker_set_lower_and_larger_than_its_item_stays_in_front_of_it() -> None:
+    """reportlab's list flowables draw the marker 2 pt below the item's baseline."""
+    item = Line("Maßnahme eins: Umsetzung in den Kommunen", 68, 100, 400, 110, 108, 10)
+    marker = Line("\u2022", 54, 99, 60, 111, 110, 12)
+    following = Line("und in den Ländern, mit Text.", 68, 112, 300, 122, 120, 10)
+    ordered = reading_order([following, item, marker])
+    assert [line.text for line in ordered] == [
+        "\u2022 Maßnahme eins: Umsetzung in den Kommunen",
+        "und in den Ländern, mit Text.",
+    ]
