@@ -160,7 +160,7 @@ class PdfiumPages:
                         height - y0,
                         height - baseline,
                         size,
-                        font_weight(raw, first) >= 600,
+                        _bold(raw, first, font_weight(raw, first)),
                     )
                 )
             start = end + 2
@@ -232,7 +232,7 @@ class PdfiumPages:
         size, bold, baseline = 0.0, False, bottom
         if index >= 0:
             size = float(pdfium_c.FPDFText_GetFontSize(raw, index))
-            bold = pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600
+            bold = _bold(raw, index, pdfium_c.FPDFText_GetFontWeight(raw, index))
             x, y = ctypes.c_double(), ctypes.c_double()
             if pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
                 baseline = y.value
@@ -441,6 +441,20 @@ def _pdf_date(value: str | None) -> str | None:
     elif zone[:1] in {"+", "-"} and len(zone) >= 5:
         iso += f"{zone[:3]}:{zone[3:5]}"
     return iso
+
+
+def _bold(raw: Any, index: int, weight: int) -> bool:
+    """Bold by the font's weight; the standard fonts a PDF names without embedding them
+    (Helvetica-Bold, Times-Bold) have none (0), so their name tells."""
+    if weight > 0:
+        return weight >= 600
+    flags = ctypes.c_int()
+    size = pdfium_c.FPDFText_GetFontInfo(raw, index, None, 0, ctypes.byref(flags))
+    if size <= 0:
+        return False
+    name = ctypes.create_string_buffer(size)
+    pdfium_c.FPDFText_GetFontInfo(raw, index, name, size, ctypes.byref(flags))
+    return _bold_font(name.value.decode("latin-1"))
 
 
 @functools.cache

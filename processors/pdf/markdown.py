@@ -315,8 +315,8 @@ class Furniture:
 
 
 _HEADING_KINDS = frozenset({"p", "ol"})
-"""A numbered line set large is a heading ("1. Einleitung"); only plain paragraphs are
-headings for being bold alone."""
+"""A numbered line set large, or bold on a line of its own, is a heading ("1. Einleitung"),
+not a list item."""
 _LARGE = {"native": 1.15, "ocr": 1.35}
 """How much larger than the body a line must be to count as large (OCR sizes are
 estimates: only coarse steps are reliable). Headings use the same factors."""
@@ -441,7 +441,6 @@ class Styles:
             return min(6, 3 + rank)
         if (
             source == "native"
-            and paragraph.kind == "p"
             and paragraph.bold
             and paragraph.lines == 1
             and len(text) <= 100
@@ -449,8 +448,18 @@ class Styles:
             and not text[0].islower()
             and abs(paragraph.size - body) <= 0.15 * max(body, 1)
         ):
-            return min(6, 3 + len(sizes))
+            # below the larger headings; "1.1 Hintergrund" one level under "1. Einleitung"
+            return min(6, 3 + len(sizes) + _section_depth(paragraph) - 1)
         return 0
+
+
+_SECTION_NUMBER = re.compile(r"^\d{1,3}(?:\.\d{1,3})*\.?(?=\s)")
+
+
+def _section_depth(paragraph: Paragraph) -> int:
+    """How many numbers a heading's section number has ("2.1.3" three); 1 without one."""
+    match = _SECTION_NUMBER.match(f"{paragraph.marker} {paragraph.text}".strip())
+    return len(match.group().rstrip(".").split(".")) if match else 1
 
 
 def _large(paragraph: Paragraph, body: float, source: str) -> bool:

@@ -28,8 +28,10 @@ MIN_CHARS = 20
 """Fewer visible characters than this over an image-covered page: treat as a scan."""
 SCAN_COVERAGE = 0.5
 STAMP_CHARS = 200
-"""Fewer than this over an image covering nearly all of the page (``FULL_COVERAGE``): a
-scan with a stamp or a Bates number as its only text layer."""
+STAMP_LINES = 2
+"""Fewer characters than STAMP_CHARS in at most STAMP_LINES lines over an image covering
+nearly all of the page (``FULL_COVERAGE``): a scan with a stamp or a Bates number as its
+only text layer. More lines are a slide's title and points over a background picture."""
 FULL_COVERAGE = 0.9
 
 
@@ -96,8 +98,11 @@ def judge(text: str, image_coverage: float) -> Verdict:
         return Verdict(True, "garbage")
     if plausible_word_share(text) < 0.6:
         return Verdict(True, "garbage")
-    if (visible < MIN_CHARS and image_coverage >= SCAN_COVERAGE) or (
-        visible < STAMP_CHARS and image_coverage >= FULL_COVERAGE
-    ):
+    stamp = (
+        visible < STAMP_CHARS
+        and image_coverage >= FULL_COVERAGE
+        and sum(1 for line in text.splitlines() if line.strip()) <= STAMP_LINES
+    )
+    if (visible < MIN_CHARS and image_coverage >= SCAN_COVERAGE) or stamp:
         return Verdict(True, "image")
     return Verdict(False, "ok")

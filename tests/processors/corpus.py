@@ -731,6 +731,23 @@ def footnote_mark() -> bytes:
     return buffer.getvalue()
 
 
+STANDARD_BOLD_HEADING = "Zuständigkeit und Verfahren"
+
+
+def standard_fonts() -> bytes:
+    """A bold heading and body text in the standard fonts a PDF names without embedding
+    them (Helvetica-Bold, Helvetica): they carry no weight, only their names."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    canvas.setFont("Helvetica-Bold", 11)
+    canvas.drawString(60, 760, STANDARD_BOLD_HEADING)
+    canvas.setFont("Helvetica", 11)
+    canvas.drawString(60, 730, "Für die Bearbeitung ist das Amt zuständig, binnen zwei Wochen.")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def image_bytes(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)

@@ -228,3 +228,26 @@ def test_ocr_spacing_does_not_keep_a_footer_apart() -> None:
         for footer in ("Amt für Statistik von3", "Amt für Statistik von 3")
     ]
     assert _markdown_without_furniture(pages) == ["Der Text der Seite."] * 2
+
+
+def test_bold_numbered_lines_of_body_size_are_headings_nested_by_their_numbers() -> None:
+    def bold(text: str, top: float, region: int) -> Line:
+        line = _line(text, top, region)
+        line.bold = True
+        return line
+
+    body = "Dieser Abschnitt enthält gewöhnlichen Fließtext ohne Besonderheiten."
+    lines = [
+        bold("1. Einleitung", 60, 0),
+        _line(body, 90, 1),
+        bold("1.1 Hintergrund", 120, 2),
+        _line(body, 150, 3),
+        bold("2. Methoden", 180, 4),
+        _line(body, 210, 5),
+    ]
+    markdown = _markdown_of([lines])[0]
+    assert [block for block in markdown.split("\n\n") if block.startswith("#")] == [
+        "### 1. Einleitung",
+        "#### 1.1 Hintergrund",
+        "### 2. Methoden",
+    ]

@@ -94,6 +94,15 @@ def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
     ]
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_heading_in_a_standard_bold_font_is_a_heading(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("standard-fonts", corpus.standard_fonts())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    assert f"### {corpus.STANDARD_BOLD_HEADING}\n" in results["markdown_content"]
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:

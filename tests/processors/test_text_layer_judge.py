@@ -37,4 +37,7 @@ def test_verdicts() -> None:
     assert judge(stamp, 0.98).reason == "image"
     assert judge(stamp, 0.6).reason == "ok"  # a picture on a page with a line of text
     assert judge(" ".join([stamp] * 10), 0.98).reason == "ok"  # text over a background
+    assert judge(f"Umsatz 2025\n{stamp}", 0.98).reason == "image"  # two lines: still a stamp
+    slide = "Ergebnisse 2025\nUmsatz +12 %\nNeue Filialen\nAusblick"
+    assert judge(slide, 0.98).reason == "ok"  # a slide's points over a background picture
     assert judge("Die Verwaltung prüft den Antrag im Rahmen der Frist.", 0.0).reason == "ok"
