@@ -65,18 +65,29 @@ class PdfiumPages:
         if not page:
             raise pdfium.PdfiumError(f"Failed to load page {index + 1}.")
         try:
-            width = pdfium_c.FPDF_GetPageWidthF(page)
-            height = pdfium_c.FPDF_GetPageHeightF(page)
+            # The visible page (media box cut by the crop box), in the coordinates of the
+            # text: what lies outside is not shown (crop marks, a printer's slug).
+            box = pdfium_c.FS_RECTF()
+            if pdfium_c.FPDF_GetPageBoundingBox(page, ctypes.byref(box)):
+                x_min, y_min, y_max = box.left, box.bottom, box.top
+                width, height = box.right - box.left, box.top - box.bottom
+            else:
+                width = pdfium_c.FPDF_GetPageWidthF(page)
+                height = pdfium_c.FPDF_GetPageHeightF(page)
+                x_min, y_min, y_max = 0.0, 0.0, height
             textpage = pdfium_c.FPDFText_LoadPage(page)
             if not textpage:
                 raise pdfium.PdfiumError(f"Failed to load the text of page {index + 1}.")
             try:
-                lines = self._lines(textpage, height)
+                lines = self._lines(textpage, y_max)
             finally:
                 pdfium_c.FPDFText_ClosePage(textpage)
+            lines = _on_page(lines, x_min, width, height)
             rules: list[Rule] = []
             images = []
             for kind, (left, bottom, right, top) in _object_bounds(page, _RULES_AND_IMAGES):
+                left, right = left - x_min, right - x_min
+                bottom, top = bottom - y_min, top - y_min
                 if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
                     images.append((left, bottom, right, top))
                     continue
@@ -321,6 +332,20 @@ class PdfiumPages:
         }
 
 
+def _on_page(lines: list[Line], x_min: float, width: float, height: float) -> list[Line]:
+    """The lines on the visible part of the page (moved when it does not start at the
+    origin), without those lying wholly outside it."""
+    if x_min:
+        for line in lines:
+            line.x0 -= x_min
+            line.x1 -= x_min
+    return [
+        line
+        for line in lines
+        if line.x1 > 0 and line.x0 < width and line.bottom > 0 and line.top < height
+    ]
+
+
 def _diagonal(radians: float) -> bool:
     """Text set at an angle that is not a multiple of a right angle (more than 5° off),
     as watermarks are; upright and sideways text (a margin note, a landscape table) is
@@ -514,9 +539,16 @@ class PdfminerPages:
             raise IndexError(f"pdfminer finds only {len(self.pages)} pages")
         if self.pages[index].error is not None:
             raise self.pages[index].error
-        self.interpreter.process_page(self.pages[index])
+        pdf_page = self.pages[index]
+        # Laid out as drawn, before the page's /Rotate turns it for display: as pdfium's
+        # text coordinates are, so that both engines read a turned page alike.
+        pdf_page.rotate = 0
+        self.interpreter.process_page(pdf_page)
         page = self.device.get_result()
         left, top = page.x0, page.y1
+        visible = _visible_part(pdf_page, page)
+        if visible != (page.x0, page.y0, page.x1, page.y1):
+            left, top = visible[0], visible[3]
         lines: list[Line] = []
         rules: list[Rule] = []
         turned: list[Any] = []
@@ -573,7 +605,32 @@ class PdfminerPages:
 
         walk(page)
         lines.extend(_sideways_lines(turned, left, top))
-        return PageLayout(page.width, page.height, reading_order(lines, rules), "native")
+        width, height = visible[2] - visible[0], visible[3] - visible[1]
+        if (width, height) != (page.width, page.height):
+            lines = [
+                line
+                for line in lines
+                if line.x1 > 0 and line.x0 < width and line.bottom > 0 and line.top < height
+            ]
+        return PageLayout(width, height, reading_order(lines, rules), "native")
+
+
+def _visible_part(pdf_page: Any, page: Any) -> tuple[float, float, float, float]:
+    """The crop box in the laid-out page's coordinates (pdfminer lays out the media box,
+    moved to the origin), cut to the media box."""
+    try:
+        media = [float(v) for v in pdf_page.mediabox]
+        crop = [float(v) for v in pdf_page.cropbox]
+    except (TypeError, ValueError, AttributeError):
+        return (page.x0, page.y0, page.x1, page.y1)
+    dx, dy = page.x0 - min(media[0], media[2]), page.y0 - min(media[1], media[3])
+    x0, x1 = sorted((crop[0] + dx, crop[2] + dx))
+    y0, y1 = sorted((crop[1] + dy, crop[3] + dy))
+    x0, y0 = max(x0, page.x0), max(y0, page.y0)
+    x1, y1 = min(x1, page.x1), min(y1, page.y1)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return (page.x0, page.y0, page.x1, page.y1)
+    return (x0, y0, x1, y1)
 
 
 _CID = re.compile(r"\(cid:\d+\)")

@@ -731,6 +731,34 @@ def footnote_mark() -> bytes:
     return buffer.getvalue()
 
 
+CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"
+SHOWN = ["Sichtbarer Text im Beschnitt, erste Zeile.", "Und die zweite Zeile des Textes."]
+
+
+def cropped_and_turned() -> bytes:
+    """Page 1: a crop box that starts 100 pt above the media box's bottom, with a line
+    below it; page 2: the same lines on a page shown turned by 90° (/Rotate)."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    for number in range(2):
+        top = 760
+        if number == 0:
+            canvas.setCropBox((0, 100, PAGE_A4[0], PAGE_A4[1]))
+            canvas.setFont(FONT, 9)
+            canvas.drawString(60, 50, CROPPED_AWAY)
+        else:  # reportlab lays a turned page out landscape (media box 842 x 595)
+            canvas.setCropBox((0, 0, PAGE_A4[1], PAGE_A4[0]))
+            canvas.setPageRotation(90)
+            top = 500
+        canvas.setFont(FONT, 11)
+        for row, text in enumerate(SHOWN):
+            canvas.drawString(60, top - 14 * row, text)
+        canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 STANDARD_BOLD_HEADING = "Zuständigkeit und Verfahren"
 
 

@@ -103,6 +103,16 @@ def test_a_heading_in_a_standard_bold_font_is_a_heading(
     assert f"### {corpus.STANDARD_BOLD_HEADING}\n" in results["markdown_content"]
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_text_outside_the_crop_box_is_left_out_and_a_turned_page_reads_in_order(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("cropped", corpus.cropped_and_turned())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    assert results["page_texts"] == [" ".join(corpus.SHOWN)] * 2
+    assert corpus.CROPPED_AWAY not in results["markdown_content"]
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
