@@ -85,7 +85,8 @@ class PdfiumPages:
             lines = _on_page(lines, x_min, width, height)
             rules: list[Rule] = []
             images = []
-            for kind, (left, bottom, right, top) in _object_bounds(page, _RULES_AND_IMAGES):
+            for kind, bounds, obj, matrix in _object_bounds(page, _RULES_AND_IMAGES):
+                left, bottom, right, top = bounds
                 left, right = left - x_min, right - x_min
                 bottom, top = bottom - y_min, top - y_min
                 if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
@@ -94,6 +95,16 @@ class PdfiumPages:
                 rule = Rule(left, height - top, right, height - bottom)
                 if rule.horizontal or rule.vertical:
                     rules.append(rule)
+                elif rule.x1 - rule.x0 > 10 and rule.bottom - rule.top > 10:
+                    for x0, y0, x1, y1 in _path_lines(obj, matrix):  # a grid as one path
+                        rule = Rule(
+                            min(x0, x1) - x_min,
+                            height - (max(y0, y1) - y_min),
+                            max(x0, x1) - x_min,
+                            height - (min(y0, y1) - y_min),
+                        )
+                        if rule.horizontal or rule.vertical:
+                            rules.append(rule)
         finally:
             pdfium_c.FPDF_ClosePage(page)
         layout = PageLayout(width, height, reading_order(lines, rules), "native")
@@ -260,7 +271,7 @@ class PdfiumPages:
         try:
             width, height = page.get_size()
             images = _object_bounds(page.raw, {pdfium_c.FPDF_PAGEOBJ_IMAGE: 2})
-            return _coverage([box for _, box in images], width, height)
+            return _coverage([box for _, box, _, _ in images], width, height)
         finally:
             page.close()
 
@@ -374,10 +385,11 @@ wrapped in one)."""
 
 def _object_bounds(
     page: Any, depths: dict[int, int]
-) -> Iterator[tuple[int, tuple[float, float, float, float]]]:
-    """Page-space bounds (left, bottom, right, top) of the objects of the kinds in
-    ``depths`` on a page (a raw ``FPDF_PAGE``), each kind looked for in form objects down
-    to its depth (1: the page itself). pdfium gives the bounds of an object inside a form
+) -> Iterator[tuple[int, tuple[float, float, float, float], Any, tuple[float, ...]]]:
+    """Kind, page-space bounds (left, bottom, right, top), the object and the matrix of
+    the form it is in, for the objects of the kinds in ``depths`` on a page (a raw
+    ``FPDF_PAGE``), each kind looked for in form objects down to its depth (1: the page
+    itself). pdfium gives the bounds of an object inside a form
     in the form's space: they are mapped through the form's matrix. Raw calls:
     pypdfium2's ``get_objects()`` wraps every object of the page in a Python object, which
     on a text page cost as much as reading the text."""
@@ -399,12 +411,42 @@ def _object_bounds(
                 obj = pdfium_c.FPDFFormObj_GetObject(form, number)
             found = pdfium_c.FPDFPageObj_GetType(obj)
             if depth <= depths.get(found, 0) and pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
-                yield found, _transform(matrix, *(cell.value for cell in cells))
+                yield found, _transform(matrix, *(cell.value for cell in cells)), obj, matrix
             elif found == pdfium_c.FPDF_PAGEOBJ_FORM and depth < deepest:
                 own = pdfium_c.FS_MATRIX()
                 if pdfium_c.FPDFPageObj_GetMatrix(obj, ctypes.byref(own)):
                     inner = (own.a, own.b, own.c, own.d, own.e, own.f)
                     pending.append((obj, depth + 1, _compose(inner, matrix)))
+
+
+_MOST_SEGMENTS = 400
+"""A path with more segments is a drawing, not a table's grid."""
+
+
+def _path_lines(path: Any, outer: tuple[float, ...]) -> Iterator[tuple[float, float, float, float]]:
+    """The straight segments of a path object (a raw ``FPDF_PAGEOBJECT``) in page space:
+    some generators draw a table's whole grid as one path, whose bounds are a box."""
+    count = pdfium_c.FPDFPath_CountSegments(path)
+    if count < 6 or count > _MOST_SEGMENTS:  # a box or a single line is no grid
+        return
+    own = pdfium_c.FS_MATRIX()
+    if not pdfium_c.FPDFPageObj_GetMatrix(path, ctypes.byref(own)):
+        return
+    matrix = _compose((own.a, own.b, own.c, own.d, own.e, own.f), outer)
+    a, b, c, d, e, f = matrix
+    x, y = ctypes.c_float(), ctypes.c_float()
+    previous: tuple[float, float] | None = None
+    for number in range(count):
+        segment = pdfium_c.FPDFPath_GetPathSegment(path, number)
+        if not segment or not pdfium_c.FPDFPathSegment_GetPoint(
+            segment, ctypes.byref(x), ctypes.byref(y)
+        ):
+            previous = None
+            continue
+        point = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
+        if pdfium_c.FPDFPathSegment_GetType(segment) == pdfium_c.FPDF_SEGMENT_LINETO and previous:
+            yield (*previous, *point)
+        previous = point
 
 
 def _coverage(

@@ -389,6 +389,32 @@ TWO_TABLES_TEXT = "Die folgenden Ansprechpartner sind für Rückfragen zuständi
 CLOSING_TEXT = "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen."
 
 
+ONE_PATH_ROWS = [["Land", "Hauptstadt"], ["Deutschland", "Berlin"], ["Polen", ""]]
+
+
+def grid_as_one_path() -> bytes:
+    """A ruled table whose whole grid is a single path object, as some generators draw it."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    xs, ys = [72, 222, 372], [742 - 20 * row for row in range(len(ONE_PATH_ROWS) + 1)]
+    path = canvas.beginPath()
+    for y in ys:
+        path.moveTo(xs[0], y)
+        path.lineTo(xs[-1], y)
+    for x in xs:
+        path.moveTo(x, ys[0])
+        path.lineTo(x, ys[-1])
+    canvas.drawPath(path, stroke=1, fill=0)
+    canvas.setFont(FONT, 10)
+    for row, cells in enumerate(ONE_PATH_ROWS):
+        for column, cell in enumerate(cells):
+            canvas.drawString(xs[column] + 4, ys[row] - 14, cell)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def two_tables() -> bytes:
     """Two grid tables of one width with a sentence between them, a table ruled across
     only with an empty cell, and a closing sentence above a footer rule of the same width."""

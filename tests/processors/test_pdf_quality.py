@@ -113,6 +113,17 @@ def test_text_outside_the_crop_box_is_left_out_and_a_turned_page_reads_in_order(
     assert corpus.CROPPED_AWAY not in results["markdown_content"]
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_grid_drawn_as_one_path_is_a_table(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("one-path-grid", corpus.grid_as_one_path())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    assert results["markdown_content"].split("\n\n")[1].strip() == (
+        "| Land | Hauptstadt |\n| --- | --- |\n| Deutschland | Berlin |\n| Polen |  |"
+    )
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
