@@ -471,7 +471,8 @@ def _large(paragraph: Paragraph, body: float, source: str) -> bool:
 # --- Markdown --------------------------------------------------------------------------------
 
 
-def page_markdown(page: PageText, styles: Styles) -> str:
+def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
+    """``below``: levels to put headings lower (under labels of the caller's)."""
     blocks: list[str] = []
     items: list[str] = []
 
@@ -489,8 +490,10 @@ def page_markdown(page: PageText, styles: Styles) -> str:
         if paragraph.kind == "li":
             items.append(f"- {_escape(text)}")
             continue
+        level = styles.heading_level(paragraph, page.source)
+        if level:
+            level = min(6, level + below)
         if paragraph.kind == "ol":
-            level = styles.heading_level(paragraph, page.source)
             if level:  # "1. Einleitung" set large: a numbered heading, not a list
                 flush_list()
                 blocks.append(f"{'#' * level} {paragraph.marker} {text}")
@@ -500,7 +503,6 @@ def page_markdown(page: PageText, styles: Styles) -> str:
                 items.append(f"- {paragraph.marker} {_escape(text)}")
             continue
         flush_list()
-        level = styles.heading_level(paragraph, page.source)
         if level:
             blocks.append("#" * level + " " + text)
         else:

@@ -325,7 +325,10 @@ class PdfProcessor(Processor):
             for label, text in (("Text layer", page.native), ("OCR", page.ocr)):
                 if text is None:
                     continue
-                body = page_markdown(text, styles)
+                # side by side, the page's own headings go a level below the two labels
+                body = page_markdown(text, styles, below=1 if both else 0)
+                if both and not body:
+                    body = "_No text on this page._"
                 parts.append(f"### {label}\n\n{body}" if both else body)
                 texts.append(plain_text(text))
             if llm is not None and page.page_image is not None:

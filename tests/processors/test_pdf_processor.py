@@ -389,6 +389,14 @@ def test_both_methods_side_by_side(run_job: Runner, pdf_corpus: Corpus) -> None:
     assert corpus.recall_in_order(truth, native) >= 0.99
     assert corpus.word_accuracy(truth, ocr) >= 0.95
     assert "Seite 1" not in markdown
+    # the labels are the only headings at their level: the page's own go one below
+    labels = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert labels == ["### Text layer", "### OCR"]
+    assert "\n#### 1 " in native  # the page's heading, a level lower than on its own
+    scanned, _ = run_job(
+        {"source": str(pdf_corpus.path("small_scanned")), "extraction_method": "both", "pages": "1"}
+    )
+    assert "### Text layer\n\n_No text on this page._\n\n### OCR" in scanned["markdown_content"]
 
 
 class ChatServer:
