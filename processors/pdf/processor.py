@@ -263,9 +263,14 @@ class PdfProcessor(Processor):
             )
         if len(outcome.failures) == len(indexes):
             first = next(iter(outcome.failures.values()))
+            slow = all(
+                message.startswith("took more than") for message in outcome.failures.values()
+            )
             raise ProcessorError(
-                "PDF_INVALID",
-                f"no page could be read (first: {first})",
+                # every page ran out of time: a valid document too slow for the page budget
+                "PDF_TIMEOUT" if slow else "PDF_INVALID",
+                f"no page could be read (first: {first})"
+                + ("; raise JOBCENTER_PDF_PAGE_SECONDS for documents this slow" if slow else ""),
                 {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
             )
         results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)

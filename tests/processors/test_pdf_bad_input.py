@@ -142,6 +142,20 @@ def _slow_on_second_page(original: Any) -> Any:
     return layout
 
 
+def test_a_document_whose_every_page_runs_out_of_time_is_a_timeout_not_invalid(
+    run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def slow(self: PdfiumPages, index: int) -> Any:
+        time.sleep(60)
+
+    monkeypatch.setattr(PdfiumPages, "layout", slow)
+    job_settings.JOBCENTER_PDF_PAGE_SECONDS = 1
+    error = fails_with(
+        run_job, {"source": str(pdf_corpus.path("small")), "pages": "1"}, "PDF_TIMEOUT"
+    )
+    assert "JOBCENTER_PDF_PAGE_SECONDS" in error.message
+
+
 def test_a_page_past_its_time_budget_is_stopped(
     run_job: Runner, pdf_corpus: Corpus, job_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
