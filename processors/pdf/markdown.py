@@ -41,6 +41,7 @@ _INLINE = re.compile(r"[\\*`\[]|(?<![^\W_])_|_(?![^\W_])|<(?=[A-Za-z/!?])|&(?=#?
 """What would start emphasis, code, a link, an HTML tag or an entity inside a line: a
 backslash, ``*``, a backtick, ``[``, ``_`` not between two letters or digits
 (``snake_case`` is safe), ``<`` before a letter, ``&`` before an entity name, ``~~``."""
+_INLINE_CANDIDATE = re.compile(r"[\\*`\[_<&~]")
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
 _SYNTAX_FIRST = frozenset("#>-+*=")
 """With the digits (``str.isdecimal``), the first characters ``_ESCAPE_START`` and
@@ -514,7 +515,9 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
 def escape_inline(text: str) -> str:
     """A text as itself in Markdown: a PDF's ``*`` or ``[1](`` is text, not emphasis or a
     link (``_INLINE``)."""
-    return _INLINE.sub(r"\\\g<0>", text) if _INLINE.search(text) else text
+    if not _INLINE_CANDIDATE.search(text):  # the usual: a tenth of the full pattern's cost
+        return text
+    return _INLINE.sub(r"\\\g<0>", text)
 
 
 def _escape(text: str) -> str:
