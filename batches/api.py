@@ -29,6 +29,7 @@ from jobs.api import (
     job_archive_entries,
     list_jobs_page,
     paginate,
+    refuse_body,
     refuse_unknown_query,
     zip_response,
 )
@@ -84,8 +85,16 @@ def list_batch_jobs(
 
 
 def _act(
-    request: HttpRequest, batch_id: str, action: str, run: Callable[[str], int]
+    request: HttpRequest,
+    batch_id: str,
+    action: str,
+    run: Callable[[str], int],
+    *,
+    options: bool = False,
 ) -> dict[str, Any]:
+    """``options``: the endpoint has a body schema of its own (ninja validated it)."""
+    if not options:
+        refuse_body(request)
     access.get_batch(request.auth, batch_id, "write")  # type: ignore[attr-defined]
     changed = run(batch_id)
     batch = access.get_batch(request.auth, batch_id)  # type: ignore[attr-defined]
@@ -103,6 +112,7 @@ def restart_batch(
         batch_id,
         "restart",
         lambda pk: services.restart_batch(pk, include_completed=options.include_completed),
+        options=True,
     )
 
 
@@ -113,7 +123,11 @@ def fail_batch(
     """Fail every pending and processing job of the batch."""
     options = payload or BatchFailIn()
     return _act(
-        request, batch_id, "fail", lambda pk: services.fail_batch(pk, message=options.message)
+        request,
+        batch_id,
+        "fail",
+        lambda pk: services.fail_batch(pk, message=options.message),
+        options=True,
     )
 
 

@@ -441,7 +441,26 @@ def job_logs(
     )
 
 
-def _act(request: HttpRequest, job_id: str, action: Callable[[str], Any]) -> Job:
+def refuse_body(request: HttpRequest) -> None:
+    """An action without options takes no body: one sent anyway (``{"is_active": false}``
+    to a toggle) would otherwise be ignored without a word."""
+    if request.content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        sent = bool(request.POST or request.FILES)  # an empty form is no body
+    else:
+        sent = request.body.strip() not in {b"", b"{}", b"null"}
+    if sent:
+        raise ValidationError(
+            "This action takes no body; send none (or {}).",
+            details=[{"field": "body", "message": "this action takes no body"}],
+        )
+
+
+def _act(
+    request: HttpRequest, job_id: str, action: Callable[[str], Any], *, options: bool = False
+) -> Job:
+    """``options``: the endpoint has a body schema of its own (ninja validated it)."""
+    if not options:
+        refuse_body(request)
     access.get_job(request.auth, job_id, "write")  # type: ignore[attr-defined]
     action(job_id)
     return access.get_job(request.auth, job_id)  # type: ignore[attr-defined]
@@ -463,7 +482,12 @@ def cancel_job(request: HttpRequest, job_id: Identifier) -> Job:
 def fail_job(request: HttpRequest, job_id: Identifier, payload: FailIn | None = None) -> Job:
     """Mark a pending or processing job failed, with an error code and message."""
     options = payload or FailIn()
-    return _act(request, job_id, lambda pk: services.fail(pk, options.code, options.message, None))
+    return _act(
+        request,
+        job_id,
+        lambda pk: services.fail(pk, options.code, options.message, None),
+        options=True,
+    )
 
 
 @router.post("/{job_id}/pending", response={200: JobOut, **errors(WRITE_ERRORS)})

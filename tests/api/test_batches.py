@@ -247,6 +247,20 @@ def test_toggle_active(client: Client, owner: Any) -> None:
     )
 
 
+def test_an_action_without_options_refuses_a_body(client: Client, owner: Any) -> None:
+    batch = create_batch("b", [{"job_type": "echo"}], user=owner).batch
+    response = post(client, f"/api/batches/{batch.pk}/toggle-active", {"is_active": True})
+    assert response.status_code == 422
+    assert error_of(response)["details"] == [
+        {"field": "body", "message": "this action takes no body"}
+    ]
+    job_id = batch.jobs.get().pk
+    response = client.post(f"/api/jobs/{job_id}/cancel", "x", content_type="text/plain")
+    assert response.status_code == 422
+    assert Batch.objects.get(pk=batch.pk).is_active  # nothing changed
+    assert post(client, f"/api/batches/{batch.pk}/toggle-active", {}).status_code == 200
+
+
 def test_actions_on_a_missing_batch_are_404(client: Client) -> None:
     for action in ["restart", "fail", "pending", "cancel", "archive", "toggle-active"]:
         response = post(client, f"/api/batches/batch-missing/{action}")
