@@ -500,8 +500,8 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
                 blocks.append(f"{'#' * level} {paragraph.marker} {text}")
             elif paragraph.marker[:-1].isdigit():
                 items.append(f"{paragraph.marker} {_escape(text)}")
-            else:
-                items.append(f"- {paragraph.marker} {_escape(text)}")
+            else:  # "a)": its own list, not more items of a bullet list just before it
+                items.append(f"* {paragraph.marker} {_escape(text)}")
             continue
         flush_list()
         if level:

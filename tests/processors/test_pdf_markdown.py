@@ -251,3 +251,17 @@ def test_bold_numbered_lines_of_body_size_are_headings_nested_by_their_numbers()
         "#### 1.1 Hintergrund",
         "### 2. Methoden",
     ]
+
+
+def test_a_lettered_list_after_a_bullet_list_is_a_list_of_its_own() -> None:
+    lines = [
+        _line("Zu beachten sind:", 100, 0),
+        _line("\u2022 die Frist", 112, 0),
+        _line("\u2022 die Form", 124, 0),
+        _line("a) bei Anträgen: schriftlich,", 136, 0),
+        _line("b) bei Widersprüchen: binnen eines Monats.", 148, 0),
+    ]
+    markdown = _markdown_of([lines])[0]
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    assert [token.type for token in tokens].count("bullet_list_open") == 2
+    assert "* a) bei Anträgen: schriftlich," in markdown
