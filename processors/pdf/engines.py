@@ -65,16 +65,8 @@ class PdfiumPages:
         if not page:
             raise pdfium.PdfiumError(f"Failed to load page {index + 1}.")
         try:
-            # The visible page (media box cut by the crop box), in the coordinates of the
-            # text: what lies outside is not shown (crop marks, a printer's slug).
-            box = pdfium_c.FS_RECTF()
-            if pdfium_c.FPDF_GetPageBoundingBox(page, ctypes.byref(box)):
-                x_min, y_min, y_max = box.left, box.bottom, box.top
-                width, height = box.right - box.left, box.top - box.bottom
-            else:
-                width = pdfium_c.FPDF_GetPageWidthF(page)
-                height = pdfium_c.FPDF_GetPageHeightF(page)
-                x_min, y_min, y_max = 0.0, 0.0, height
+            x_min, y_min, x_max, y_max = _visible_box(page)
+            width, height = x_max - x_min, y_max - y_min
             textpage = pdfium_c.FPDFText_LoadPage(page)
             if not textpage:
                 raise pdfium.PdfiumError(f"Failed to load the text of page {index + 1}.")
@@ -341,6 +333,29 @@ class PdfiumPages:
             "pdf_version": _version(self.document.get_version()),
             "encrypted": pdfium_c.FPDF_GetSecurityHandlerRevision(self.document.raw) != -1,
         }
+
+
+def _visible_box(page: Any) -> tuple[float, float, float, float]:
+    """The visible part of a page (its media box cut by its crop box) as left, bottom,
+    right, top, in the coordinates of its text: before the page's /Rotate turns it for
+    display, as the text page gives them. What lies outside is not shown (crop marks, a
+    printer's slug)."""
+    cells = [ctypes.c_float() for _ in range(4)]
+    refs = [ctypes.byref(cell) for cell in cells]
+    if pdfium_c.FPDFPage_GetMediaBox(page, *refs):
+        left, bottom, right, top = (cell.value for cell in cells)
+    else:  # pdfium's own default: a letter-size page at the origin
+        left, bottom, right, top = 0.0, 0.0, 612.0, 792.0
+    left, right = sorted((left, right))
+    bottom, top = sorted((bottom, top))
+    if pdfium_c.FPDFPage_GetCropBox(page, *refs):
+        x0, y0, x1, y1 = (cell.value for cell in cells)
+        x0, x1 = sorted((x0, x1))
+        y0, y1 = sorted((y0, y1))
+        cut = (max(left, x0), max(bottom, y0), min(right, x1), min(top, y1))
+        if cut[2] - cut[0] >= 1 and cut[3] - cut[1] >= 1:
+            return cut
+    return left, bottom, right, top
 
 
 def _on_page(lines: list[Line], x_min: float, width: float, height: float) -> list[Line]:
@@ -648,12 +663,7 @@ class PdfminerPages:
         walk(page)
         lines.extend(_sideways_lines(turned, left, top))
         width, height = visible[2] - visible[0], visible[3] - visible[1]
-        if (width, height) != (page.width, page.height):
-            lines = [
-                line
-                for line in lines
-                if line.x1 > 0 and line.x0 < width and line.bottom > 0 and line.top < height
-            ]
+        lines = _on_page(lines, 0.0, width, height)
         return PageLayout(width, height, reading_order(lines, rules), "native")
 
 

@@ -316,25 +316,45 @@ def paragraph_gap(lines: list[Line], unit: float) -> float:
     different paragraphs: 0.7 of the body text size; on a page set with wide line spacing
     (one and a half or double, as drafts and theses are: the usual space between lines is
     half the size or more), 0.35 of the size more than the usual space, so that the lines
-    of a paragraph stay together. The usual space is the smallest that at least a quarter
-    of the pairs of lines of one size that overlap side to side have: on a page of
-    one-line list items, the space between items is the most common one. Lines are boxed
-    by their font's height, so that space is the same wherever the line spacing is."""
+    of a paragraph stay together. The usual space (``usual_spacing``) is found among pairs
+    of lines of one size that overlap side to side; lines are boxed by their font's
+    height, so that space is the same wherever the line spacing is."""
     ordered = sorted(lines, key=lambda line: line.top)
-    spaces: dict[float, int] = {}
-    pairs = 0
+    samples = []
     for above, below in itertools.pairwise(ordered):
         if below.x0 < above.x1 and above.x0 < below.x1 and abs(above.size - below.size) < 0.5:
             space = below.top - above.bottom
             if space > 0:
-                pairs += 1
-                key = round(space)
-                spaces[key] = spaces.get(key, 0) + 1
+                samples.append((float(round(space)), above))
     least = 0.7 * unit
-    common = [key for key in sorted(spaces) if spaces[key] >= max(3, 0.25 * pairs)]
-    if not common or common[0] < 0.5 * unit:
+    usual = usual_spacing(samples)
+    if usual is None or usual < 0.5 * unit:
         return least
-    return max(least, common[0] + 0.35 * unit + 0.5)
+    return max(least, usual + 0.35 * unit + 0.5)
+
+
+def usual_spacing(samples: list[tuple[float, Line]]) -> float | None:
+    """The spacing between the lines of a paragraph, from ``samples`` of (spacing, upper
+    line) for neighbouring lines: the smallest spacing at least a quarter of them have, if
+    the upper lines with it look wrapped: mostly full (on average 0.7 of the widest line)
+    and mostly not ending a sentence. Else None: one-line paragraphs spaced apart (a
+    letter's salutation, its sentences, its signature) are no paragraph set wide."""
+    if not samples:
+        return None
+    uppers: dict[float, list[Line]] = {}
+    for spacing, line in samples:
+        uppers.setdefault(spacing, []).append(line)
+    common = [key for key in sorted(uppers) if len(uppers[key]) >= max(3, 0.25 * len(samples))]
+    if not common:
+        return None
+    lines = uppers[common[0]]
+    widest = max(line.x1 - line.x0 for _, line in samples)
+    full = statistics.fmean(line.x1 - line.x0 for line in lines) >= 0.7 * widest
+    ended = sum(1 for line in lines if line.text.endswith(_SENTENCE_END)) / len(lines)
+    return common[0] if full and ended < 0.5 else None
+
+
+_SENTENCE_END = (".", "!", "?", ":", ",", ";")
 
 
 def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:

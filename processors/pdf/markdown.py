@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pdf.layout import Item, Line, PageLayout, Table, join_lines
+from processors.pdf.layout import Item, Line, PageLayout, Table, join_lines, usual_spacing
 
 _BULLET = re.compile(
     r"^([\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2"
@@ -216,11 +216,9 @@ def _breaks(previous: Line | None, line: Line, source: str, limit: float) -> boo
 def _pitch_limit(items: list[Item]) -> float:
     """1.55 text sizes from baseline to baseline; on a page whose lines are usually set
     further apart than that (one and a half or double spacing), 0.35 more than the usual
-    distance, as ``layout.paragraph_gap`` does for the space between lines (and the usual
-    distance is found the same way: the smallest that a quarter of the neighbours in a
-    region have)."""
-    pitches: dict[float, int] = {}
-    pairs = 0
+    distance, as ``layout.paragraph_gap`` does for the space between lines (the usual
+    distance found the same way, ``layout.usual_spacing``, among neighbours in a region)."""
+    samples = []
     previous: Item | None = None
     for item in items:
         if (
@@ -229,14 +227,13 @@ def _pitch_limit(items: list[Item]) -> float:
             and item.region == previous.region
             and item.baseline > previous.baseline
         ):
-            pairs += 1
             key = round(20 * (item.baseline - previous.baseline) / max(item.size, 1.0)) / 20
-            pitches[key] = pitches.get(key, 0) + 1
+            samples.append((key, previous))
         previous = item
-    common = [key for key in sorted(pitches) if pitches[key] >= max(3, 0.25 * pairs)]
-    if not common or common[0] < 1.45:
+    usual = usual_spacing(samples)
+    if usual is None or usual < 1.45:
         return 1.55
-    return max(1.55, common[0] + 0.35)
+    return max(1.55, usual + 0.35)
 
 
 _SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201c", "\u201d", "\u00bb", "\u00ab", ")")

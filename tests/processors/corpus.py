@@ -303,6 +303,30 @@ def thesis(spacing: float, *, indent: float = 18.0, space_after: float = 0.0) ->
     return Document(f"thesis_{spacing}", writer.finish(), [truth])
 
 
+LETTER = [
+    "Dear team,",
+    "Thanks for joining the call this morning.",
+    "Please find the action items below.",
+    "Anna will send the revised budget by Friday.",
+    "Ben will book the venue for the workshop.",
+    "The next meeting is on 12 June at 10:00.",
+    "Best regards,",
+    "Dana",
+]
+
+
+def letter() -> bytes:
+    """One-line paragraphs with space after each, as a word processor sets a short letter:
+    the space between them is the most common one on the page, yet no line spacing."""
+    writer = Writer(furniture=False)
+    lines, _, _ = column(
+        [("p", text) for text in LETTER], 70, PAGE_A4[1] - 90, 60, PAGE_A4[0] - 140,
+        spacing=1.22, space_after=0.73,
+    )  # fmt: skip
+    writer.page(lines)
+    return writer.finish()
+
+
 def two_columns(pages: int = 2, seed: int = 2, *, interleaved: bool = False) -> Document:
     """Two columns; ``interleaved`` draws row by row (left line, right line, …), as some
     generators do, so that only a layout analysis recovers the reading order."""

@@ -124,6 +124,15 @@ def test_a_grid_drawn_as_one_path_is_a_table(
     )
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_one_line_paragraphs_spaced_apart_stay_apart(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("letter", corpus.letter())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    assert results["page_texts"][0].split("\n\n") == corpus.LETTER
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
