@@ -405,8 +405,12 @@ def _leaf(items: list[Item]) -> list[list[Item]]:
 
 def _rows(lines: list[Line]) -> list[Line] | None:
     """``lines`` (sorted by baseline, then left to right) as rows joined across wide gaps,
-    when at least two rows and half of all have pieces side by side; else None."""
-    if len(lines) < 4:
+    when half of the rows have pieces side by side, and two do or there is only one row
+    (a form's rows set far apart each make a band of their own); else None."""
+    if len(lines) < 2 or not any(
+        abs(below.baseline - above.baseline) <= 0.25 * max(above.size, 1)
+        for above, below in itertools.pairwise(lines)
+    ):
         return None
     rows: list[list[Line]] = []
     for line in lines:
@@ -416,7 +420,7 @@ def _rows(lines: list[Line]) -> list[Line] | None:
         else:
             rows.append([line])
     split = sum(1 for row in rows if len(row) > 1)
-    if split < 2 or split < 0.5 * len(rows):
+    if split == 0 or split < 0.5 * len(rows) or (split < 2 and len(rows) > 1):
         return None
     joined = []
     for row in rows:
@@ -481,13 +485,24 @@ def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
         return False
     baselines = {round(line.baseline) for line in right}
     aligned = sum(1 for line in left if {round(line.baseline) + d for d in (-1, 0, 1)} & baselines)
-    if aligned < 0.8 * min(len(left), len(right)):
+    if aligned < 0.8 * min(len(left), len(right)) or _running_text(left):
         return True
     short = statistics.mean(len(line.text) for line in left + right) < 25
     labels = statistics.mean(len(line.text) for line in left) < 25 and (
         sum(line.text.endswith(":") for line in left) >= 0.5 * len(left)
     )
     return not (short or labels)
+
+
+def _running_text(lines: list[Line]) -> bool:
+    """Lines that continue one another, as a narrow column's do: at least a third of them
+    are followed by a line starting in lower case. A table's or a form's cells are not."""
+    ordered = sorted(lines, key=lambda line: line.baseline)
+    pairs = len(ordered) - 1
+    if pairs < 3:
+        return False
+    continued = sum(1 for line in ordered[1:] if line.text[:1].islower())
+    return continued >= pairs / 3
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ _INLINE = re.compile(r"[\\*`\[]|(?<![^\W_])_|_(?![^\W_])|<(?=[A-Za-z/!?])|&(?=#?
 """What would start emphasis, code, a link, an HTML tag or an entity inside a line: a
 backslash, ``*``, a backtick, ``[``, ``_`` not between two letters or digits
 (``snake_case`` is safe), ``<`` before a letter, ``&`` before an entity name, ``~~``."""
+_LEADER_END = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+$|\u2026\s*[\divxlc]+$")
+"""A line of a table of contents: dot leaders and a page number. It ends its entry."""
 _INLINE_CANDIDATE = re.compile(r"[\\*`\[_<&~]")
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
 _SYNTAX_FIRST = frozenset("#>-+*=")
@@ -208,7 +210,7 @@ def _breaks(previous: Line | None, line: Line, source: str, limit: float) -> boo
         return False  # Tesseract's paragraphs are the regions
     size = max(previous.size, line.size, 1.0)
     pitch = line.baseline - previous.baseline
-    if pitch <= 0 or pitch > limit * size:
+    if pitch <= 0 or pitch > limit * size or _LEADER_END.search(previous.text):
         return True
     return abs(line.size - previous.size) > 0.15 * size or line.bold != previous.bold
 
@@ -445,10 +447,18 @@ class Styles:
             and text[-1] not in ".,;:"
             and not text[0].islower()
             and abs(paragraph.size - body) <= 0.15 * max(body, 1)
+            and _wordy(text)
         ):
             # below the larger headings; "1.1 Hintergrund" one level under "1. Einleitung"
             return min(6, 3 + len(sizes) + _section_depth(paragraph) - 1)
         return 0
+
+
+def _wordy(text: str) -> bool:
+    """Mostly letters: a bold amount, year or page number ("1,250.00", "Total 316.68")
+    standing on its own line is no heading."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    return letters >= 3 and letters >= 0.5 * len("".join(text.split()))
 
 
 _SECTION_NUMBER = re.compile(r"^\d{1,3}(?:\.\d{1,3})*\.?(?=\s)")

@@ -245,12 +245,16 @@ def test_bold_numbered_lines_of_body_size_are_headings_nested_by_their_numbers()
         bold("2. Methoden", 180, 4),
         _line(body, 210, 5),
     ]
+    lines += [
+        bold(text, 240 + 30 * n, 6 + n)
+        for n, text in enumerate(["1,250.00", "Total 316.68", "2024"])
+    ]
     markdown = _markdown_of([lines])[0]
     assert [block for block in markdown.split("\n\n") if block.startswith("#")] == [
         "### 1. Einleitung",
         "#### 1.1 Hintergrund",
         "### 2. Methoden",
-    ]
+    ]  # a bold amount or year on its own line is no heading
 
 
 def test_a_lettered_list_after_a_bullet_list_is_a_list_of_its_own() -> None:
@@ -265,3 +269,10 @@ def test_a_lettered_list_after_a_bullet_list_is_a_list_of_its_own() -> None:
     tokens = MarkdownIt("commonmark").parse(markdown)
     assert [token.type for token in tokens].count("bullet_list_open") == 2
     assert "* a) bei Anträgen: schriftlich," in markdown
+
+
+def test_each_entry_of_a_table_of_contents_with_dot_leaders_is_its_own_line() -> None:
+    entries = ["1 Einleitung ........................ 1", "1.1 Hintergrund .................... 2",
+               "2 Methoden . . . . . . . . . . . . 7", "Anhang A ........................... iv"]  # fmt: skip
+    lines = [_line(text, 100 + 14 * n, 0) for n, text in enumerate(entries)]
+    assert _markdown_of([lines])[0].split("\n\n") == entries

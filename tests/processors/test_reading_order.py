@@ -103,3 +103,17 @@ def test_a_list_marker_set_lower_and_larger_than_its_item_stays_in_front_of_it()
         "\u2022 Maßnahme eins: Umsetzung in den Kommunen",
         "und in den Ländern, mit Text.",
     ]
+
+
+def test_narrow_columns_of_running_text_are_columns_though_their_lines_are_short() -> None:
+    columns = [
+        ["The spring fair returns", "to the green on the first", "Saturday of May, with", "stalls and a bake sale."],
+        ["The parish council has", "approved new benches for", "the playground, to be", "finished before summer."],
+        ["The library van visits", "on Tuesdays instead of", "Wednesdays; the new", "timetable is posted."],
+    ]  # fmt: skip
+    lines = [
+        _line(text, 50 + 180 * column, 100 + 12 * row, 50 + 180 * column + 140)
+        for column, texts in enumerate(columns)
+        for row, text in enumerate(texts)
+    ]
+    assert [item.text for item in reading_order(lines)] == [t for texts in columns for t in texts]
