@@ -21,6 +21,7 @@ from batches.schemas import (
     BatchPageParams,
     RestartIn,
 )
+from jobcenter.errors import ValidationError
 from jobs import access
 from jobs.api import (
     ZIP,
@@ -78,7 +79,13 @@ def list_batch_jobs(
     page: Query[JobPageParams],
 ) -> dict[str, Any]:
     """The batch's jobs, with the filters and paging of GET /api/jobs."""
-    refuse_unknown_query(request, BatchJobFilter, JobPageParams)
+    # batch_id may be repeated as a filter (older clients sent it), as long as it agrees
+    refuse_unknown_query(request, BatchJobFilter, JobPageParams, also=["batch_id"])
+    if request.GET.get("batch_id", batch_id) != batch_id:
+        raise ValidationError(
+            "batch_id in the query names another batch than the path.",
+            details=[{"field": "batch_id", "message": "differs from the batch in the path"}],
+        )
     access.get_batch(request.auth, batch_id)  # type: ignore[attr-defined]
     jobs = Job.objects.filter(batch_id=batch_id)
     return list_jobs_page(jobs, request.auth, filters, page)  # type: ignore[attr-defined]

@@ -210,11 +210,10 @@ def set_type_concurrency(request: HttpRequest, job_type: str) -> HttpResponse:
     """The per-type limit across all workers; an empty field goes back to the default."""
     _require(request, "jobs.change_job")
     raw = request.POST.get("concurrency", "").strip()
-    try:
-        concurrency = int(raw) if raw else None
-    except ValueError:
-        messages.error(request, f"{raw!r} is not a number of jobs.")
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        messages.error(request, f"{raw[:20]!r} is not a number of jobs.")
     else:
+        concurrency = int(raw) if raw else None
         try:
             services.set_type_concurrency(job_type, concurrency)
         except JobCenterError as exc:

@@ -381,16 +381,19 @@ def create_batch(
     return idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
 
-def refuse_unknown_query(request: HttpRequest, *schemas: type[BaseModel]) -> None:
+def refuse_unknown_query(
+    request: HttpRequest, *schemas: type[BaseModel], also: Iterable[str] = ()
+) -> None:
     """A query parameter no schema of the endpoint knows is refused, not ignored: a typo
-    (``statuses=failed``) would otherwise list everything."""
+    (``statuses=failed``) would otherwise list everything. ``_`` (a cache buster) and
+    ``also`` pass."""
     known = {
         name
         for schema in schemas
         for field_name, field in schema.model_fields.items()
         for name in (field_name, field.alias)
         if name
-    }
+    } | {"_", *also}
     unknown = sorted(set(request.GET) - known)
     if unknown:
         raise ValidationError(
@@ -916,6 +919,7 @@ def list_workers(
     include_stopped: Annotated[bool, Query(description="Also workers that stopped.")] = False,
 ) -> list[dict[str, Any]]:
     """The workers (one per `runworker` process) and whether their heartbeat is recent."""
+    refuse_unknown_query(request, also=["include_stopped"])
     workers = Worker.objects.order_by("-started_at")
     if not include_stopped:
         workers = workers.exclude(status=Worker.Status.STOPPED)

@@ -175,8 +175,12 @@ def claim_jobs(
 
 
 def _running(job_types: Iterable[str]) -> dict[str, int]:
+    """Jobs of these types taking a slot: processing, or held by the worker still stopping
+    an attempt an operator took from it (``services.operator_fields``)."""
+    now = timezone.now()
+    held = Q(worker_id__isnull=False, lease_expires_at__gte=now) & ~Q(status=PROCESSING)
     return dict(
-        Job.objects.filter(status=PROCESSING, job_type__in=list(job_types))
+        Job.objects.filter(Q(status=PROCESSING) | held, job_type__in=list(job_types))
         .order_by()
         .values("job_type")
         .annotate(n=Count("pk"))
@@ -246,11 +250,13 @@ def finish_jobs(worker_id: str, outcomes: Sequence[Outcome]) -> list[str]:
         completed = [o for o in outcomes if o.kind == "completed" and o.job_id in held]
         for chunk in _chunks(completed, 200):
             recorded += _complete_many(worker_id, chunk, now)
+        dropped = [outcome.job_id for outcome in outcomes if outcome.job_id not in held]
+        for job_id in dropped:
+            logger.info("job %s: outcome dropped (no longer ours)", job_id)
+        # An operator took these while they ran, and the attempt has ended here: let go.
+        release_holds(worker_id, dropped)
         for outcome in outcomes:
             if outcome.job_id not in held:
-                logger.info(
-                    "job %s: outcome %s dropped (no longer ours)", outcome.job_id, outcome.kind
-                )
                 continue
             if outcome.kind == "completed":
                 continue

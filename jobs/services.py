@@ -582,15 +582,19 @@ def delete_job(job_id: str) -> None:
 # --- per job type switches -----------------------------------------------------------------
 
 
+MAX_TYPE_CONCURRENCY = 100_000
+
+
 def set_type_concurrency(job_type: str, concurrency: int | None) -> JobTypeSetting:
     """Most jobs of a type running at once across all workers, set by an operator over the
     processor's own limit (None: the processor's limit again). Workers read it at each
     claim."""
     get_processor(job_type)
-    if concurrency is not None and concurrency < 1:
+    if concurrency is not None and not 1 <= concurrency <= MAX_TYPE_CONCURRENCY:
         raise ValidationError(
-            "The concurrency must be at least 1 (or empty for the job type's default).",
-            details=[{"field": "concurrency", "message": "must be at least 1"}],
+            f"The concurrency must be between 1 and {MAX_TYPE_CONCURRENCY} (or empty for the "
+            "job type's default).",
+            details=[{"field": "concurrency", "message": f"between 1 and {MAX_TYPE_CONCURRENCY}"}],
         )
     now = timezone.now()
     with atomic():

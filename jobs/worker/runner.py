@@ -344,7 +344,8 @@ class JobWorker:
             kind, job_id = self.db.events.get_nowait()
             slot = next((s for s in self.pool.busy() if s.job and s.job.job_id == job_id), None)
             if slot is not None:
-                logger.info("job %s: %s; asking it to stop", job_id, kind)
+                if not (slot.lost or slot.cancel.is_set()):  # asked once is enough to say
+                    logger.info("job %s: %s; asking it to stop", job_id, kind)
                 slot.ask_to_stop(self.config.cancel_grace_seconds, lost=kind == "lost")
                 continue
             queued = next((job for job in list(self.db.buffer) if job.job_id == job_id), None)

@@ -342,12 +342,14 @@ def _visible_box(page: Any) -> tuple[float, float, float, float]:
     printer's slug)."""
     cells = [ctypes.c_float() for _ in range(4)]
     refs = [ctypes.byref(cell) for cell in cells]
+    left, bottom, right, top = 0.0, 0.0, 0.0, 0.0
     if pdfium_c.FPDFPage_GetMediaBox(page, *refs):
         left, bottom, right, top = (cell.value for cell in cells)
-    else:  # pdfium's own default: a letter-size page at the origin
-        left, bottom, right, top = 0.0, 0.0, 612.0, 792.0
-    left, right = sorted((left, right))
-    bottom, top = sorted((bottom, top))
+        left, right = sorted((left, right))
+        bottom, top = sorted((bottom, top))
+    if right - left < 1 or top - bottom < 1:  # none, or unreadable: pdfium's page size
+        width, height = pdfium_c.FPDF_GetPageWidthF(page), pdfium_c.FPDF_GetPageHeightF(page)
+        return 0.0, 0.0, width, height
     if pdfium_c.FPDFPage_GetCropBox(page, *refs):
         x0, y0, x1, y1 = (cell.value for cell in cells)
         x0, x1 = sorted((x0, x1))

@@ -159,6 +159,24 @@ def test_a_job_taken_from_a_running_worker_never_runs_on_two_workers_at_once(
     assert records[2].at >= records[1].at  # the second attempt began after the first stopped
 
 
+def test_a_job_set_back_whose_attempt_ends_before_the_worker_hears_runs_again_at_once(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """Its attempt ends normally, its outcome is dropped, and the worker lets go of it
+    then: it must not wait for its lease (a minute) to run again."""
+    runs = tmp_path / "runs.txt"
+    slow_news = {"JOBCENTER_HEARTBEAT_SECONDS": "30", "JOBCENTER_LEASE_SECONDS": "60"}
+    workers.start_many(2, "--concurrency", "1", env=slow_news)
+    job_id = services.enqueue("slow", {"path": str(runs), "seconds": 1, "steps": 10}).pk
+    started(runs, 1, workers)
+    services.set_pending(job_id)
+    changed = time.monotonic()
+    wait_for_status(job_id, "completed", workers, timeout=20)
+    assert [item.event for item in read_records(runs)] == ["run", "run"]
+    assert time.monotonic() - changed < 15  # not the 60 s lease
+    assert Job.objects.get(pk=job_id).attempts == 2
+
+
 def test_a_running_job_set_back_to_pending_runs_again_after_its_attempt_stopped(
     workers: Workers, tmp_path: Path
 ) -> None:

@@ -212,4 +212,12 @@ def test_the_dashboard_keeps_watching_and_redraws_what_ended(
     expect(page.locator("[data-jc-refresh=failures]")).to_contain_text("BOOM")
     expect(html).to_have_attribute("data-jc-live", "idle")
     assert page.evaluate("window.__notReloaded") is True
+
+    # A value typed into a type's concurrency field and not yet sent survives a redraw.
+    page.fill("#jc-concurrency-echo", "12")
+    page.click("h2")  # the field loses the focus
+    page.evaluate("document.querySelector('[data-jc-refresh=cards]').dataset.old = '1'")
+    services.enqueue("echo", {"message": "three"})
+    expect(page.locator("[data-jc-refresh=cards]")).not_to_have_attribute("data-old", "1")
+    expect(page.locator("#jc-concurrency-echo")).to_have_value("12")
     page.close()

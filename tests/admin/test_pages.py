@@ -288,7 +288,7 @@ def test_set_the_concurrency_of_a_type(op: Client) -> None:
     assert len(queue.claim_jobs("w", limit=5, lease_seconds=30)) == 1  # one at a time
     html = text(op.get(f"{JOBS}dashboard/"))
     assert 'id="jc-concurrency-echo"' in html and 'name="concurrency" value="1"' in html
-    for bad in ("0", "many"):
+    for bad in ("0", "many", "99999999999999999999", "100001", "\u0663", "1_0"):
         op.post(f"{JOBS}types/echo/concurrency/", {"concurrency": bad})
         assert queue.type_limits(["echo"]) == {"echo": 1}  # refused, with a message
     op.post(f"{JOBS}types/echo/concurrency/", {"concurrency": ""})  # back to the default

@@ -247,6 +247,14 @@ def test_toggle_active(client: Client, owner: Any) -> None:
     )
 
 
+def test_a_batchs_jobs_take_a_batch_id_only_when_it_is_the_same(client: Client, owner: Any) -> None:
+    batch = create_batch("b", [{"job_type": "echo"}], user=owner).batch
+    same = client.get(f"/api/batches/{batch.pk}/jobs?batch_id={batch.pk}")
+    assert same.status_code == 200 and len(same.json()["items"]) == 1
+    other = client.get(f"/api/batches/{batch.pk}/jobs?batch_id=batch-other")
+    assert other.status_code == 422 and error_of(other)["details"][0]["field"] == "batch_id"
+
+
 def test_an_action_without_options_refuses_a_body(client: Client, owner: Any) -> None:
     batch = create_batch("b", [{"job_type": "echo"}], user=owner).batch
     response = post(client, f"/api/batches/{batch.pk}/toggle-active", {"is_active": True})

@@ -275,7 +275,13 @@ def test_the_api_root_points_to_docs_and_health_answers_head(db: None) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/jobs?statuses=failed", "/api/batches?stauts=pending", "/api/jobs?limit=5&x=1"]
+    "path",
+    [
+        "/api/jobs?statuses=failed",
+        "/api/batches?stauts=pending",
+        "/api/jobs?limit=5&x=1",
+        "/api/workers?include_stoped=true",
+    ],
 )
 def test_an_unknown_query_parameter_is_refused_not_ignored(client: Client, path: str) -> None:
     response = client.get(path)
@@ -283,6 +289,11 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(client: Client, path:
     error = error_of(response)
     assert error["code"] == "VALIDATION_ERROR"
     assert error["details"][0]["message"] == "unknown query parameter"
+
+
+def test_a_cache_buster_passes(client: Client) -> None:
+    assert client.get("/api/jobs?_=1732780000").status_code == 200
+    assert client.get("/api/workers?include_stopped=true&_=1").status_code == 200
 
 
 def test_a_batchs_jobs_take_no_batch_id_query_parameter(client: Client) -> None:

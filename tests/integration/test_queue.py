@@ -393,6 +393,8 @@ class TestFinishing:
             "failed",
             "STOPPED",
         )
+        # its attempt ended here: w1 let go of it with the dropped outcome
+        assert jobs[failed_by_operator].worker_id is None
         assert (jobs[reclaimed].status, jobs[reclaimed].worker_id) == (R, "w2")
         assert jobs[reclaimed].results is None
         assert jobs[cancelled].status == "cancelled"
@@ -430,6 +432,16 @@ class TestFinishing:
         assert queue.release_holds("w2", [running, restarted]) == 0  # not w2's to release
         assert queue.release_holds("w1", [running, restarted]) == 2
         assert sorted(claim("w2", limit=5)) == sorted([running, restarted])
+
+    def test_a_held_job_takes_its_types_slot(self) -> None:
+        JobTypeSetting.objects.create(job_type="record", concurrency=1)
+        first = make(job_type="record")
+        assert claim("w1") == [first]
+        services.set_pending(first)  # w1 is still stopping it
+        make(job_type="record")
+        assert claim("w2", limit=5) == []  # the one slot is taken until w1 lets go
+        queue.release_holds("w1", [first])
+        assert len(claim("w2", limit=5)) == 1
 
 
 @pytest.mark.django_db

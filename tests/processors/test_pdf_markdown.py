@@ -272,7 +272,11 @@ def test_a_lettered_list_after_a_bullet_list_is_a_list_of_its_own() -> None:
 
 
 def test_each_entry_of_a_table_of_contents_with_dot_leaders_is_its_own_line() -> None:
-    entries = ["1 Einleitung ........................ 1", "1.1 Hintergrund .................... 2",
-               "2 Methoden . . . . . . . . . . . . 7", "Anhang A ........................... iv"]  # fmt: skip
+    entries = [
+        "1 Einleitung ........................ 1",
+        "1.1 Hintergrund .................... 2",
+        "2 Methoden . . . . . . . . . . . . 7",
+        "Anhang A ........................... iv",
+    ]
     lines = [_line(text, 100 + 14 * n, 0) for n, text in enumerate(entries)]
     assert _markdown_of([lines])[0].split("\n\n") == entries

@@ -107,9 +107,12 @@ def test_a_list_marker_set_lower_and_larger_than_its_item_stays_in_front_of_it()
 
 def test_narrow_columns_of_running_text_are_columns_though_their_lines_are_short() -> None:
     columns = [
-        ["The spring fair returns", "to the green on the first", "Saturday of May, with", "stalls and a bake sale."],
-        ["The parish council has", "approved new benches for", "the playground, to be", "finished before summer."],
-        ["The library van visits", "on Tuesdays instead of", "Wednesdays; the new", "timetable is posted."],
+        ["The spring fair returns", "to the green on the first", "Saturday of May, with",
+         "stalls and a bake sale."],
+        ["The parish council has", "approved new benches for", "the playground, to be",
+         "finished before summer."],
+        ["The library van visits", "on Tuesdays instead of", "Wednesdays; the new",
+         "timetable is posted."],
     ]  # fmt: skip
     lines = [
         _line(text, 50 + 180 * column, 100 + 12 * row, 50 + 180 * column + 140)

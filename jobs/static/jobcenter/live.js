@@ -118,7 +118,21 @@
 
   /* Once the work shown has ended, the parts that depend on it (action buttons, facts,
      a batch's job table) are fetched again and swapped in place: no reload, so scroll
-     position and anything typed stay (a part holding the focused field is left as it is). */
+     position and anything typed stay (a part holding the focused field, or one typed in
+     and not sent, is left as it is). */
+  /* A field typed in but not yet sent: its part is not swapped, or the value would go. */
+  function edited(el) {
+    return Array.prototype.some.call(el.querySelectorAll("input, textarea, select"), function (field) {
+      if (field.type === "hidden" || field.type === "submit") return false;
+      if (field.tagName === "SELECT") {
+        return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+      }
+      return field.type === "checkbox" || field.type === "radio"
+        ? field.checked !== field.defaultChecked
+        : field.value !== field.defaultValue;
+    });
+  }
+
   function refreshFragments(stop) {
     var parts = document.querySelectorAll("[data-jc-refresh]");
     var done = function () {
@@ -132,7 +146,7 @@
         parts.forEach(function (el) {
           var key = el.getAttribute("data-jc-refresh");
           var replacement = fresh.querySelector('[data-jc-refresh="' + key + '"]');
-          if (replacement && !el.contains(document.activeElement)) {
+          if (replacement && !el.contains(document.activeElement) && !edited(el)) {
             el.replaceWith(document.importNode(replacement, true));
           }
         });
