@@ -162,7 +162,11 @@ class PdfiumPages:
                 size = font_size(raw, first)
                 if size <= 0:
                     size = max(y1 - y0, 1.0)
-                elif y1 - y0 > 1.6 * size and _diagonal(char_angle(raw, first)):
+                elif (
+                    size >= WATERMARK_SIZE
+                    and y1 - y0 > 1.6 * size
+                    and _diagonal(char_angle(raw, first))
+                ):
                     continue  # a watermark across the page ("ENTWURF"), not its text
                 baseline = y.value if char_origin(raw, first, *origin) else y0
                 runs.append(
@@ -372,6 +376,11 @@ def _on_page(lines: list[Line], x_min: float, width: float, height: float) -> li
         for line in lines
         if line.x1 > 0 and line.x0 < width and line.bottom > 0 and line.top < height
     ]
+
+
+WATERMARK_SIZE = 18.0
+"""Text at an angle this large or larger is a watermark and left out; smaller (a chart's
+label at 30°) is read."""
 
 
 def _diagonal(radians: float) -> bool:
@@ -707,24 +716,24 @@ def _turned(char: Any) -> bool:
     return a <= 0 or abs(b) > 0.05 * a
 
 
-_QUARTERS = ((1, 0), (0, 1), (-1, 0), (0, -1))
-"""The reading direction of text turned by 0, 90, 180 and 270 degrees."""
-
-
 def _sideways_lines(chars: list[Any], left: float, top: float) -> list[Line]:
-    """Lines of pdfminer characters turned by a right angle (a note up the margin, a
-    table set sideways), each read along its direction; text at other angles (a watermark
-    across the page) is left out, as the pdfium engine does."""
+    """Lines of pdfminer characters set at an angle (a note up the margin, a table set
+    sideways, a chart's label), each read along its direction; large text at an angle that
+    is not a right one (a watermark across the page) is left out, as the pdfium engine
+    does."""
     placed = []
     for char in chars:
         a, b = char.matrix[0], char.matrix[1]
-        if _diagonal(math.atan2(b, a) % (2 * math.pi)):
-            continue
-        quarter = round(math.degrees(math.atan2(b, a)) / 90) % 4
-        cos, sin = _QUARTERS[quarter]
-        size = max(char.width if sin else char.height, 1.0)
+        angle = math.atan2(b, a)
+        size = max(min(char.width, char.height), 1.0)
+        if _diagonal(angle % (2 * math.pi)):
+            size = max(char.width, char.height) * 0.9  # the box of a glyph turned part-way
+            if size >= WATERMARK_SIZE:
+                continue
+        degrees = round(math.degrees(angle)) % 360
+        cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
         x, y = char.matrix[4], char.matrix[5]
-        placed.append((quarter, -sin * x + cos * y, cos * x + sin * y, size, char))
+        placed.append((degrees, -sin * x + cos * y, cos * x + sin * y, size, char))
     placed.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
     groups: list[list[tuple[int, float, float, float, Any]]] = []
     for entry in placed:

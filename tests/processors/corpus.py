@@ -727,11 +727,13 @@ def page_breaking_pdfminer() -> bytes:
 
 
 MARGIN_NOTE = "arXiv:2101.00001v1 [cs.CL] 1 Jan 2021"
+CHART_LABEL = "Umsatz Q1 2024"
 SIDEWAYS = [f"Zeile {i} der quer gesetzten Tabelle mit einigen Wörtern." for i in range(4)]
 
 
 def turned_text() -> bytes:
-    """Page 1: body text, a watermark across it at 45° and a note up the left margin;
+    """Page 1: body text, a watermark across it at 45°, a note up the left margin and a
+    small label at 30°;
     page 2: lines set sideways (turned by 90°), as a landscape table in a portrait file."""
     _register_fonts()
     buffer = io.BytesIO()
@@ -739,7 +741,12 @@ def turned_text() -> bytes:
     for number in range(12):
         canvas.setFont(FONT, 11)
         canvas.drawString(60, 760 - 14 * number, f"Zeile {number} des Haupttextes, die weitergeht.")
-    for angle, x, y, size, text in ((45, 300, 420, 72, "ENTWURF"), (90, 30, 300, 8, MARGIN_NOTE)):
+    turned = (
+        (45, 300, 420, 72, "ENTWURF"),
+        (90, 30, 300, 8, MARGIN_NOTE),
+        (30, 380, 120, 9, CHART_LABEL),
+    )
+    for angle, x, y, size, text in turned:
         canvas.saveState()
         canvas.translate(x, y)
         canvas.rotate(angle)

@@ -57,7 +57,7 @@ def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
     results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
     first, second = results["page_texts"]
     assert "ENTWURF" not in first
-    assert corpus.MARGIN_NOTE in first
+    assert corpus.MARGIN_NOTE in first and corpus.CHART_LABEL in first
     body = " ".join(f"Zeile {number} des Haupttextes, die weitergeht." for number in range(12))
     assert body in first.replace("\n\n", " ")
     assert corpus.recall_in_order("\n".join(corpus.SIDEWAYS), second) == 1.0
