@@ -30,6 +30,7 @@ from processors.pdf.layout import (
     Line,
     PageLayout,
     Rule,
+    as_script,
     clean_spaces,
     clean_text,
     needs_folding,
@@ -640,7 +641,7 @@ class PdfminerPages:
                         max(ch.y1 for ch in chars),
                     )
                 else:
-                    text = clean_text(_known_glyphs(obj.get_text()))
+                    text = clean_text(_known_glyphs(_with_scripts(obj, chars)))
                     box = (obj.x0, obj.y0, obj.x1, obj.y1)
                 if not text:
                     return
@@ -708,6 +709,29 @@ def _known_glyphs(text: str) -> str:
     if "(cid:" not in text:
         return text
     return _CID.sub("", _LEADING_CID.sub("\u2022", text))
+
+
+def _with_scripts(line: Any, chars: list[Any]) -> str:
+    """A pdfminer line's text, with digits set small and raised (or lowered) as
+    superscripts (subscripts), as the pdfium engine writes them (``layout.as_script``)."""
+    from pdfminer.layout import LTChar
+
+    if len(chars) < 2:
+        return line.get_text()
+    sizes = sorted(char.size for char in chars)
+    body = sizes[len(sizes) // 2]
+    if sizes[0] > 0.8 * body:  # the usual line: nothing set small
+        return line.get_text()
+    baseline = statistics.median(char.matrix[5] for char in chars if char.size > 0.8 * body)
+    parts = []
+    for part in line:
+        text = part.get_text()
+        if isinstance(part, LTChar) and part.size <= 0.8 * body:
+            shift = part.matrix[5] - baseline
+            if abs(shift) > 0.15 * body:
+                text = as_script(text, shift > 0)
+        parts.append(text)
+    return "".join(parts)
 
 
 def _turned(char: Any) -> bool:

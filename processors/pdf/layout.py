@@ -202,6 +202,8 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             and line.x0 >= last.x1 - 1
             and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
         ):
+            # a script touching the word before it belongs to it ("m²"); after it, the
+            # next run's box takes in its leading blank, so a blank is always put there
             touching = line.x0 - last.x1 <= 0.2 * last.size
             joint = "" if touching and id(line) in moved else " "
             text = last.text + joint + line.text
@@ -237,6 +239,26 @@ def _by_visual_line(lines: list[Line]) -> list[Line]:
     return [line for cluster in clusters for line in sorted(cluster, key=lambda line: line.x0)]
 
 
+_SCRIPT_CHARS = "0123456789+-=()"
+_SUPERSCRIPT = str.maketrans(
+    _SCRIPT_CHARS,
+    "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207a\u207b\u207c\u207d\u207e",
+)
+_SUBSCRIPT = str.maketrans(
+    _SCRIPT_CHARS,
+    "\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089\u208a\u208b\u208c\u208d\u208e",
+)
+
+
+def as_script(text: str, raised: bool) -> str:
+    """Digits (and + - = ( )) set small and raised as superscripts, lowered as subscripts
+    ("m²", "10⁸", "H₂O", a footnote mark "¹²"): joined into their line as plain digits they
+    would change the number. Other text is left as it is."""
+    if not text or any(ch not in _SCRIPT_CHARS for ch in text):
+        return text
+    return text.translate(_SUPERSCRIPT if raised else _SUBSCRIPT)
+
+
 def _scripts(lines: list[Line]) -> dict[int, Line]:
     """Superscripts and subscripts (a footnote mark, an exponent): short runs set at most
     0.8 of the size of a line they sit beside, within its height, moved onto its baseline
@@ -261,6 +283,7 @@ def _scripts(lines: list[Line]) -> dict[int, Line]:
                 and (abs(script.x0 - host.x1) <= reach or abs(host.x0 - script.x1) <= reach)
             ):
                 values = list(script.values())
+                values[0] = as_script(script.text, script.baseline < host.baseline)
                 values[5] = host.baseline
                 moved[id(script)] = Line(*values)
                 break

@@ -71,8 +71,9 @@ def test_a_footnote_mark_stays_in_its_line_and_paragraph(
     path = pdf_corpus.add("footnote-mark", corpus.footnote_mark())
     results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
     assert results["page_texts"][0].split("\n\n") == [
-        "Der Haushalt des Landes wurde im Jahr beraten und nach langer Debatte im Landtag12 "
-        "beschlossen, wie berichtet und wie es im Gesetz über den Haushalt vorgesehen ist.",
+        "Der Haushalt des Landes wurde im Jahr beraten und nach langer Debatte im "
+        "Landtag\u00b9\u00b2 beschlossen, wie berichtet und wie es im Gesetz über den "
+        "Haushalt vorgesehen ist.",
         "12 Siehe Drucksache 17/1234 des Landtags.",
     ]
 

@@ -4,7 +4,7 @@ a column cut could happen on the way."""
 
 from __future__ import annotations
 
-from processors.pdf.layout import Line, Rule, find_tables, reading_order
+from processors.pdf.layout import Line, Rule, as_script, find_tables, reading_order
 
 
 def _line(text: str, x0: float, top: float, x1: float, size: float = 10.0) -> Line:
@@ -120,3 +120,16 @@ def test_narrow_columns_of_running_text_are_columns_though_their_lines_are_short
         for row, text in enumerate(texts)
     ]
     assert [item.text for item in reading_order(lines)] == [t for texts in columns for t in texts]
+
+
+def test_raised_digits_become_superscripts_and_lowered_ones_subscripts() -> None:
+    area = Line("Die Fläche ist 250 m", 50, 100, 150, 110, 108, 10)
+    exponent = Line("2", 150.5, 98, 154, 104, 104, 6)
+    rest = Line("groß.", 157, 100, 190, 110, 108, 10)
+    water = Line("Wasser H", 50, 130, 95, 140, 138, 10)
+    index = Line("2", 95.5, 135, 99, 141, 140, 6)
+    assert [line.text for line in reading_order([area, exponent, rest, water, index])] == [
+        "Die Fläche ist 250 m\u00b2 groß.",
+        "Wasser H\u2082",
+    ]
+    assert as_script("12", raised=True) == "\u00b9\u00b2" and as_script("a", raised=True) == "a"
