@@ -277,7 +277,10 @@ class ImageProcessor(Processor):
                 )
             raise ProcessorError("OCR_FAILED", f"no page could be read (first: {first})")
         indexes_read = sorted(done)
-        kept, styles = settle([[page_text(done[index][0].layout)] for index in indexes_read])
+        kept, styles = settle(
+            [[page_text(done[index][0].layout)] for index in indexes_read],
+            [index + 1 for index in indexes_read],
+        )
         page_texts = {index: texts[0] for index, texts in zip(indexes_read, kept, strict=True)}
         sections, texts, pages = [], [], []
         for index in indexes:

@@ -266,35 +266,38 @@ def _indented(previous: Line | None, line: Line, items: list[Item], index: int) 
 class Furniture:
     """The headers and footers of a document: texts of lines near the top or bottom edge
     that repeat on most pages, or on most odd or most even pages (digits ignored, so page
-    numbers match, as long as only one number changes), and page-number lines ("Seite 3
-    von 9", "- 4 -", "iv"), even on a single page. A line larger than the body text (a
-    chapter heading on every page) is never one."""
+    numbers match, as long as one number changes or all go up with the page), and
+    page-number lines ("Seite 3 von 9", "- 4 -", "iv"), even on a single page. A line
+    larger than the body text (a chapter heading on every page) is never one."""
 
     keys: frozenset[str]
     largest: dict[str, float]
     """Per source, the text size from which a line is too large to be furniture."""
 
     @classmethod
-    def of(cls, pages: list[list[PageText]]) -> Furniture:
+    def of(cls, pages: list[list[PageText]], numbers: list[int] | None = None) -> Furniture:
         """``pages``: for each page, its texts (the text layer, OCR or both, which count
-        as one page)."""
+        as one page); ``numbers``: their page numbers (odd and even pages, numbers that go
+        up with the page), else 1, 2, 3…."""
         largest = {source: _LARGE[source] * body for source, body in _body_sizes(pages).items()}
         seen: Counter[str] = Counter()
         by_parity: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
-        numbers: dict[str, set[tuple[str, ...]]] = {}
-        for number, texts in enumerate(pages):
+        in_lines: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        page_numbers = list(numbers or range(1, len(pages) + 1))
+        for number, texts in zip(page_numbers, pages, strict=True):
             keys = set()
             for text in texts:
                 for _, key, size, _, found in text.edges:
                     if size < largest.get(text.source, math.inf):
                         keys.add(key)
-                        numbers.setdefault(key, set()).add(found)
+                        in_lines.setdefault(key, []).append((number, found))
             seen.update(keys)
             by_parity[number % 2].update(keys)
         count = len(pages)
         needed = max(2, math.ceil(0.5 * count))
         by_parity_needed = [
-            max(2, math.ceil(0.8 * ((count + 1 - parity) // 2))) for parity in (0, 1)
+            max(2, math.ceil(0.8 * sum(1 for n in page_numbers if n % 2 == parity)))
+            for parity in (0, 1)
         ]
         keys = {
             key
@@ -305,7 +308,7 @@ class Furniture:
                     (count >= 2 and times >= needed)
                     or any(by_parity[p][key] >= by_parity_needed[p] for p in (0, 1))
                 )
-                and _counts_pages(numbers[key])
+                and _counts_pages(in_lines[key])
             )
         }
         return cls(frozenset(keys), largest)
@@ -342,12 +345,20 @@ def _key(text: str) -> str:
     return _DIGITS.sub("#", "".join(text.lower().split()))
 
 
-def _counts_pages(numbers: set[tuple[str, ...]]) -> bool:
-    """Whether the numbers of lines that read alike but for them change in one place at
-    most (a page number, "Seite 3 von 9"): the first and last lines of a bank statement's
-    pages ("05.03.2025 Überweisung 53: -159,53 EUR") differ in several."""
-    places = zip(*numbers, strict=True)
-    return sum(1 for values in places if len(set(values)) > 1) <= 1
+def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]]) -> bool:
+    """Whether lines that read alike but for their numbers are one running line: its
+    numbers change in one place at most (a page number, "Seite 3 von 9"), or every number
+    that changes goes up with the page ("Doc. 4711-3", "Blatt 12"). The first and last
+    lines of a bank statement's pages ("05.03.2025 Überweisung 53: -159,53 EUR") change in
+    several places, not all with the page."""
+    places = list(zip(*(found for _, found in occurrences), strict=True))
+    changing = [number for number, values in enumerate(places) if len(set(values)) > 1]
+    if len(changing) <= 1:
+        return True
+    return all(
+        len({int(found[place]) - page for page, found in occurrences}) == 1
+        for place in changing
+    )
 
 
 def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
@@ -380,11 +391,13 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     return PageText(page.source, _paragraphs(lines, page.source), edges, sizes, items)
 
 
-def settle(pages: list[list[PageText | None]]) -> tuple[list[list[PageText | None]], Styles]:
+def settle(
+    pages: list[list[PageText | None]], numbers: list[int] | None = None
+) -> tuple[list[list[PageText | None]], Styles]:
     """The decisions that need the whole document, for each page's texts (text layer, OCR;
-    None where there is none): the pages without their headers and footers, and the
-    styles of what remains."""
-    furniture = Furniture.of([[text for text in texts if text] for texts in pages])
+    None where there is none) and its page number: the pages without their headers and
+    footers, and the styles of what remains."""
+    furniture = Furniture.of([[text for text in texts if text] for texts in pages], numbers)
     kept = [
         [remove_furniture(text, furniture) if text else None for text in texts] for texts in pages
     ]

@@ -298,7 +298,9 @@ class PdfProcessor(Processor):
 
         method = params.extraction_method
         read = list(outcome.results.values())
-        kept, styles = settle([[page.native, page.ocr] for page in read])
+        kept, styles = settle(
+            [[page.native, page.ocr] for page in read], [page.index + 1 for page in read]
+        )
         for page, (native, ocr) in zip(read, kept, strict=True):
             page.native, page.ocr = native, ocr
         sections: list[str] = []

@@ -280,3 +280,31 @@ def test_each_entry_of_a_table_of_contents_with_dot_leaders_is_its_own_line() ->
     ]
     lines = [_line(text, 100 + 14 * n, 0) for n, text in enumerate(entries)]
     assert _markdown_of([lines])[0].split("\n\n") == entries
+
+
+def test_a_footer_whose_numbers_all_go_up_with_the_page_is_furniture() -> None:
+    pages = [
+        [_line("Der Text der Seite.", 400, 0), _line(f"Dok. 4711-{n} · Blatt {n + 6}", 800, 1)]
+        for n in (1, 2, 3)
+    ]
+    assert _markdown_without_furniture(pages) == ["Der Text der Seite."] * 3
+
+
+def test_furniture_goes_by_page_numbers_not_by_the_order_pages_were_read_in() -> None:
+    """Page processes finish in any order; odd and even pages, and numbers that go up with
+    the page, need the pages' own numbers."""
+    texts = [
+        page_text(
+            PageLayout(
+                595,
+                HEIGHT,
+                [_line("Der Text der Seite.", 400, 0), _line(f"Dok. 4711-{n} · Blatt {n}", 800, 1)],
+            )
+        )
+        for n in (1, 2, 3, 4)
+    ]
+    order = [2, 0, 3, 1]
+    shuffled = Furniture.of([[texts[i]] for i in order], [i + 1 for i in order])
+    assert shuffled.keys == Furniture.of([[text] for text in texts]).keys != frozenset()
+    unnumbered = Furniture.of([[texts[i]] for i in order])  # taken as pages 1, 2, 3, 4
+    assert unnumbered.keys != shuffled.keys
