@@ -499,11 +499,18 @@ def _bands(items: list[Item], paragraph_gap: float, column_gap: float) -> list[l
 def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
     """A vertical gap separates columns, not bullets from their items nor the labels of a
     form (short, ending in a colon) or an unruled table of short cells from their values:
-    those are read across, row by row."""
+    those are read across, row by row. Nor does a line or two set apart beside a column
+    (a letter's date at the right, an amount) make a column of its own."""
     left = [item for item in first if isinstance(item, Line)]
     right = [item for item in second if isinstance(item, Line)]
     if not left or not right:
         return True
+    if (
+        min(len(left), len(right)) <= 2
+        and max(len(left), len(right)) >= 4
+        and not any(isinstance(item, Table) for item in first + second)
+    ):
+        return False  # a line or two set apart (a date, an amount) is read where it stands
     if all(len(line.text) <= 3 for line in left) or all(len(line.text) <= 3 for line in right):
         return False
     baselines = {round(line.baseline) for line in right}

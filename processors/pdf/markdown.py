@@ -356,8 +356,7 @@ def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]]) -> bool:
     if len(changing) <= 1:
         return True
     return all(
-        len({int(found[place]) - page for page, found in occurrences}) == 1
-        for place in changing
+        len({int(found[place]) - page for page, found in occurrences}) == 1 for place in changing
     )
 
 

@@ -133,3 +133,17 @@ def test_raised_digits_become_superscripts_and_lowered_ones_subscripts() -> None
         "Wasser H\u2082",
     ]
     assert as_script("12", raised=True) == "\u00b9\u00b2" and as_script("a", raised=True) == "a"
+
+
+def test_a_line_set_apart_at_the_right_is_read_where_it_stands() -> None:
+    """A letter's date at the right margin: not a column of its own, read after the page."""
+    lines = [
+        _line("Jane Smith", 50, 100, 120),
+        _line("42 Elm Street", 50, 112, 130),
+        _line("March 3, 2025", 450, 150, 540),
+        _line("Dear Mr. Doe,", 50, 190, 140),
+        _line("Thank you for your letter of February 20, which arrived today.", 50, 220, 400),
+        _line("I am writing to confirm the shipment of 250 units next week.", 50, 232, 400),
+    ]
+    texts = [item.text for item in reading_order(lines)]
+    assert texts.index("March 3, 2025") == 2
