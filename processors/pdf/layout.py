@@ -596,7 +596,7 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             band = [line for line in band if (line.top + line.bottom) / 2 > upper.top]
             if not band:
                 continue
-            rows.append(_cells(band, verticals))
+            rows.extend(_band_rows(band, verticals))
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
         used.update(id(line) for line in inside)
@@ -640,6 +640,25 @@ def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]
             else:
                 parts[-1].append(lower)
     return parts
+
+
+def _band_rows(band: list[Line], verticals: list[int]) -> list[list[str]]:
+    """The rows of the space between two rules: one, or several when the table rules
+    only its head and foot (top, under the header, bottom) and every text line of the band
+    fills every column. A cell wrapped onto a second line leaves other cells with one."""
+    ordered = sorted(band, key=lambda line: line.baseline)
+    lines: list[list[Line]] = []
+    for line in ordered:
+        if lines and line.baseline - lines[-1][0].baseline <= 0.3 * max(line.size, 1):
+            lines[-1].append(line)
+        else:
+            lines.append([line])
+    if len(lines) > 1:
+        rows = [_cells(members, verticals) for members in lines]
+        width = len(rows[0])
+        if width > 1 and all(len(row) == width and all(row) for row in rows):
+            return rows
+    return [_cells(band, verticals)]
 
 
 def _cells(band: list[Line], verticals: list[int]) -> list[str]:

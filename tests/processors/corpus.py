@@ -409,6 +409,19 @@ def grid(
     return lines, rules
 
 
+BOOKTABS_ROWS = [["Produkt", "Menge", "Preis"], ["Widget", "1.200", "2,50"],
+                 ["Gadget", "300", "10,00"], ["Gizmo", "45", "99,00"]]  # fmt: skip
+
+
+def booktabs() -> bytes:
+    """A table ruled only above, under its header and below, as LaTeX's booktabs sets it."""
+    writer = Writer(furniture=False)
+    lines, rules = grid(BOOKTABS_ROWS, 50, 760, [150, 100, 100], columns=False)
+    kept = [rules[0], rules[1], rules[-1]]  # top, under the header, bottom
+    writer.page(lines, kept)
+    return writer.finish()
+
+
 TWO_TABLES_TEXT = "Die folgenden Ansprechpartner sind für Rückfragen zuständig."
 CLOSING_TEXT = "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen."
 

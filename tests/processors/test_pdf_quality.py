@@ -134,6 +134,17 @@ def test_one_line_paragraphs_spaced_apart_stay_apart(
     assert results["page_texts"][0].split("\n\n") == corpus.LETTER
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_table_ruled_only_at_head_and_foot_keeps_its_rows(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    path = pdf_corpus.add("booktabs", corpus.booktabs())
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    rows = [" | ".join(row) for row in corpus.BOOKTABS_ROWS]
+    table = "\n".join([f"| {rows[0]} |", "| --- | --- | --- |", *(f"| {r} |" for r in rows[1:])])
+    assert results["markdown_content"].split("\n\n")[1].strip() == table
+
+
 def test_umlauts_and_ligatures_come_out_as_plain_letters(
     run_job: Runner, pdf_corpus: Corpus
 ) -> None:
