@@ -223,20 +223,29 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
 
 
 def _by_visual_line(lines: list[Line]) -> list[Line]:
-    """Top to bottom by baseline, and left to right among lines whose baselines lie within
-    a third of their size of each other: a list marker set larger or lower than its item
-    (2 pt below, in some generators) comes before the item, not after it."""
-    ordered = sorted(lines, key=lambda line: line.baseline)
-    clusters: list[list[Line]] = []
-    for line in ordered:
-        head = clusters[-1][0] if clusters else None
+    """Top to bottom by baseline, and left to right within a visual line: a list marker
+    set larger or lower than its item (2 pt below, in some generators) comes before the
+    item, not after it."""
+    groups = _baseline_groups(lines)
+    if len(groups) == len(lines):
+        return [group[0] for group in groups]
+    return [line for group in groups for line in group]
+
+
+def _baseline_groups(lines: list[Line]) -> list[list[Line]]:
+    """Lines by visual line, top to bottom: sorted by baseline, a line joins the group whose
+    first line's baseline lies within a third of their size; each group left to right."""
+    groups: list[list[Line]] = []
+    for line in sorted(lines, key=lambda line: line.baseline):
+        head = groups[-1][0] if groups else None
         if head is not None and line.baseline - head.baseline <= 0.3 * max(line.size, head.size):
-            clusters[-1].append(line)
+            groups[-1].append(line)
         else:
-            clusters.append([line])
-    if len(clusters) == len(ordered):
-        return ordered
-    return [line for cluster in clusters for line in sorted(cluster, key=lambda line: line.x0)]
+            groups.append([line])
+    for group in groups:
+        if len(group) > 1:
+            group.sort(key=lambda line: line.x0)
+    return groups
 
 
 _SCRIPT_CHARS = "0123456789+-=()"
@@ -427,27 +436,17 @@ def _leaf(items: list[Item]) -> list[list[Item]]:
 
 
 def _rows(lines: list[Line]) -> list[Line] | None:
-    """``lines`` (sorted by baseline, then left to right) as rows joined across wide gaps,
+    """``lines`` (a leaf's, pieces of a line merged) as rows joined across wide gaps,
     when half of the rows have pieces side by side, and two do or there is only one row
     (a form's rows set far apart each make a band of their own); else None."""
-    if len(lines) < 2 or not any(
-        abs(below.baseline - above.baseline) <= 0.25 * max(above.size, 1)
-        for above, below in itertools.pairwise(lines)
-    ):
+    if len(lines) < 2:
         return None
-    rows: list[list[Line]] = []
-    for line in lines:
-        last = rows[-1][-1] if rows else None
-        if last is not None and abs(line.baseline - last.baseline) <= 0.25 * max(last.size, 1):
-            rows[-1].append(line)
-        else:
-            rows.append([line])
+    rows = _baseline_groups(lines)
     split = sum(1 for row in rows if len(row) > 1)
     if split == 0 or split < 0.5 * len(rows) or (split < 2 and len(rows) > 1):
         return None
     joined = []
     for row in rows:
-        row.sort(key=lambda line: line.x0)
         first = row[0]
         longest = max(row, key=lambda line: len(line.text))
         joined.append(
@@ -646,13 +645,7 @@ def _band_rows(band: list[Line], verticals: list[int]) -> list[list[str]]:
     """The rows of the space between two rules: one, or several when the table rules
     only its head and foot (top, under the header, bottom) and every text line of the band
     fills every column. A cell wrapped onto a second line leaves other cells with one."""
-    ordered = sorted(band, key=lambda line: line.baseline)
-    lines: list[list[Line]] = []
-    for line in ordered:
-        if lines and line.baseline - lines[-1][0].baseline <= 0.3 * max(line.size, 1):
-            lines[-1].append(line)
-        else:
-            lines.append([line])
+    lines = _baseline_groups(band)
     if len(lines) > 1:
         rows = [_cells(members, verticals) for members in lines]
         width = len(rows[0])
