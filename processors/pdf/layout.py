@@ -291,8 +291,11 @@ def _scripts(lines: list[Line]) -> dict[int, Line]:
                 and script.bottom <= host.bottom + reach
                 and (abs(script.x0 - host.x1) <= reach or abs(host.x0 - script.x1) <= reach)
             ):
+                shift = host.baseline - script.baseline  # top-down: raised is positive
+                if abs(shift) <= 0.15 * host.size:
+                    break  # on the host's baseline, only smaller (small caps): no script
                 values = list(script.values())
-                values[0] = as_script(script.text, script.baseline < host.baseline)
+                values[0] = as_script(script.text, shift > 0)
                 values[5] = host.baseline
                 moved[id(script)] = Line(*values)
                 break
@@ -368,9 +371,10 @@ def paragraph_gap(lines: list[Line], unit: float) -> float:
 def usual_spacing(samples: list[tuple[float, Line]]) -> float | None:
     """The spacing between the lines of a paragraph, from ``samples`` of (spacing, upper
     line) for neighbouring lines: the smallest spacing at least a quarter of them have, if
-    the upper lines with it look wrapped: mostly full (on average 0.7 of the widest line)
-    and mostly not ending a sentence. Else None: one-line paragraphs spaced apart (a
-    letter's salutation, its sentences, its signature) are no paragraph set wide."""
+    the upper lines with it look wrapped: a third of them or more end within a sentence, and
+    those are full (on average 0.7 of the widest line; short lines of dialogue do not
+    count). Else None: one-line paragraphs spaced apart (a letter's salutation, its
+    sentences, its signature) are no paragraph set wide."""
     if not samples:
         return None
     uppers: dict[float, list[Line]] = {}
@@ -380,13 +384,17 @@ def usual_spacing(samples: list[tuple[float, Line]]) -> float | None:
     if not common:
         return None
     lines = uppers[common[0]]
+    running = [line for line in lines if not line.text.rstrip(_CLOSING).endswith(_SENTENCE_END)]
+    if len(running) < len(lines) / 3:
+        return None
     widest = max(line.x1 - line.x0 for _, line in samples)
-    full = statistics.fmean(line.x1 - line.x0 for line in lines) >= 0.7 * widest
-    ended = sum(1 for line in lines if line.text.endswith(_SENTENCE_END)) / len(lines)
-    return common[0] if full and ended < 0.5 else None
+    full = statistics.fmean(line.x1 - line.x0 for line in running) >= 0.7 * widest
+    return common[0] if full else None
 
 
-_SENTENCE_END = (".", "!", "?", ":", ",", ";")
+_SENTENCE_END = (".", "!", "?", ":")
+_CLOSING = "\"'\u201c\u201d\u2019\u00bb\u00ab)"
+"""Closing quotes and brackets after a sentence's end ('… he said."')."""
 
 
 def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
@@ -504,12 +512,14 @@ def _is_column_cut(first: list[Item], second: list[Item]) -> bool:
     right = [item for item in second if isinstance(item, Line)]
     if not left or not right:
         return True
+    small = left if len(left) <= len(right) else right
     if (
-        min(len(left), len(right)) <= 2
-        and max(len(left), len(right)) >= 4
+        len(small) <= 2
+        and len(left) + len(right) - len(small) >= 4
+        and all(len(line.text) <= 25 for line in small)
         and not any(isinstance(item, Table) for item in first + second)
     ):
-        return False  # a line or two set apart (a date, an amount) is read where it stands
+        return False  # a short line or two set apart (a date, an amount): read in place
     if all(len(line.text) <= 3 for line in left) or all(len(line.text) <= 3 for line in right):
         return False
     baselines = {round(line.baseline) for line in right}
@@ -595,7 +605,7 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             band = [line for line in band if (line.top + line.bottom) / 2 > upper.top]
             if not band:
                 continue
-            rows.extend(_band_rows(band, verticals))
+            rows.extend(_band_rows(band, verticals) if rows else [_cells(band, verticals)])
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
         used.update(id(line) for line in inside)
@@ -642,9 +652,10 @@ def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]
 
 
 def _band_rows(band: list[Line], verticals: list[int]) -> list[list[str]]:
-    """The rows of the space between two rules: one, or several when the table rules
-    only its head and foot (top, under the header, bottom) and every text line of the band
-    fills every column. A cell wrapped onto a second line leaves other cells with one."""
+    """The rows of the space between two rules below the header: one, or several when the
+    table rules only its head and foot (top, under the header, bottom) and every text line
+    of the band fills every column. A cell wrapped onto a second line leaves other cells
+    with one (a header whose every cell wraps is one row: the header band is not split)."""
     lines = _baseline_groups(band)
     if len(lines) > 1:
         rows = [_cells(members, verticals) for members in lines]

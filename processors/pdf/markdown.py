@@ -41,7 +41,7 @@ _INLINE = re.compile(r"[\\*`\[]|(?<![^\W_])_|_(?![^\W_])|<(?=[A-Za-z/!?])|&(?=#?
 """What would start emphasis, code, a link, an HTML tag or an entity inside a line: a
 backslash, ``*``, a backtick, ``[``, ``_`` not between two letters or digits
 (``snake_case`` is safe), ``<`` before a letter, ``&`` before an entity name, ``~~``."""
-_LEADER_END = re.compile(r"(?:\.\s?){4,}\s*[\divxlc]+$|\u2026\s*[\divxlc]+$")
+_LEADER_END = re.compile(r"(?:\.\s?){5,}\s*[\divxlc]+$|\u2026\s*[\divxlc]+$")
 """A line of a table of contents: dot leaders and a page number. It ends its entry."""
 _INLINE_CANDIDATE = re.compile(r"[\\*`\[_<&~]")
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
@@ -148,6 +148,11 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
 
     previous: Line | None = None
     pitch = _pitch_limit(items) if source == "native" else 0.0
+    margins: dict[int, tuple[float, float]] = {}  # each region's left and right edge
+    for item in items:
+        if isinstance(item, Line):
+            left, right = margins.get(item.region, (item.x0, item.x1))
+            margins[item.region] = (min(left, item.x0), max(right, item.x1))
     for index, item in enumerate(items):
         if isinstance(item, Table):
             close(index - 1)
@@ -159,7 +164,7 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
         breaks = (
             not lines
             or _breaks(previous, line, source, pitch)
-            or (kind == "p" and _indented(previous, line, items, index))
+            or (kind == "p" and _indented(previous, line, items, index, margins))
         )
         if (
             start
@@ -241,22 +246,39 @@ def _pitch_limit(items: list[Item]) -> float:
 _SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201c", "\u201d", "\u00bb", "\u00ab", ")")
 
 
-def _indented(previous: Line | None, line: Line, items: list[Item], index: int) -> bool:
+def _indented(
+    previous: Line | None,
+    line: Line,
+    items: list[Item],
+    index: int,
+    margins: dict[int, tuple[float, float]],
+) -> bool:
     """A first-line indent: ``line`` starts a paragraph when a sentence ended on the line
-    before and it starts further right (by at least 0.8 and at most 4 text sizes) than
-    both the line before and the line after, which are flush with each other. Only then:
-    the lines after a list item's first line are indented too, and so is a quotation."""
-    if previous is None or index + 1 >= len(items):
+    before and ``line`` starts 0.8 to 4 text sizes right of it, if the line after is flush
+    with the line before (a paragraph's first line) or the line before is short (the last
+    line of the paragraph before). Or both lines start indented alike, from the region's
+    left edge, and the line before is short and ended a sentence (dialogue, one line a
+    paragraph). Not otherwise: the lines after a list item's first line are indented too,
+    and so is a quotation."""
+    if previous is None or not previous.text.rstrip(_CLOSING).endswith(_SENTENCE_ENDS):
         return False
-    following = items[index + 1]
+    following = items[index + 1] if index + 1 < len(items) else None
     if not isinstance(following, Line) or following.region != line.region:
-        return False
+        following = None
     size = max(line.size, 1.0)
+    margin, right = margins.get(line.region, (line.x0, line.x1))
+    short = previous.x1 < right - 3 * size
+    if 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
+        return short or (following is not None and abs(following.x0 - previous.x0) <= 0.3 * size)
     return (
-        0.8 * size <= line.x0 - previous.x0 <= 4 * size
-        and abs(following.x0 - previous.x0) <= 0.3 * size
-        and previous.text.endswith(_SENTENCE_ENDS)
+        abs(line.x0 - previous.x0) <= 0.3 * size
+        and 0.8 * size <= line.x0 - margin <= 4 * size
+        and short
     )
+
+
+_CLOSING = "\"'\u201c\u201d\u2019\u00bb\u00ab)"
+"""Closing quotes and brackets after a sentence's end ('… he said."')."""
 
 
 # --- headers and footers ---------------------------------------------------------------------
@@ -283,14 +305,16 @@ class Furniture:
         seen: Counter[str] = Counter()
         by_parity: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         in_lines: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        longest: dict[str, int] = {}
         page_numbers = list(numbers or range(1, len(pages) + 1))
         for number, texts in zip(page_numbers, pages, strict=True):
             keys = set()
             for text in texts:
-                for _, key, size, _, found in text.edges:
+                for _, key, size, chars, found in text.edges:
                     if size < largest.get(text.source, math.inf):
                         keys.add(key)
                         in_lines.setdefault(key, []).append((number, found))
+                        longest[key] = max(longest.get(key, 0), chars)
             seen.update(keys)
             by_parity[number % 2].update(keys)
         count = len(pages)
@@ -308,7 +332,7 @@ class Furniture:
                     (count >= 2 and times >= needed)
                     or any(by_parity[p][key] >= by_parity_needed[p] for p in (0, 1))
                 )
-                and _counts_pages(in_lines[key])
+                and _counts_pages(in_lines[key], longest[key])
             )
         }
         return cls(frozenset(keys), largest)
@@ -345,7 +369,13 @@ def _key(text: str) -> str:
     return _DIGITS.sub("#", "".join(text.lower().split()))
 
 
-def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]]) -> bool:
+RUNNING_LINE_CHARS = 40
+"""The longest a running line whose several numbers all go up with the page may be
+("Dok. 4711-3 · gedruckt 2025-03-03"); a longer one is a sentence, one rule of a list
+that continues from page to page."""
+
+
+def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]], chars: int) -> bool:
     """Whether lines that read alike but for their numbers are one running line: its
     numbers change in one place at most (a page number, "Seite 3 von 9"), or every number
     that changes goes up with the page ("Doc. 4711-3", "Blatt 12"). The first and last
@@ -355,6 +385,8 @@ def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]]) -> bool:
     changing = [number for number, values in enumerate(places) if len(set(values)) > 1]
     if len(changing) <= 1:
         return True
+    if chars > RUNNING_LINE_CHARS:  # a sentence whose numbers follow the page is text
+        return False
     return all(
         len({int(found[place]) - page for page, found in occurrences}) == 1 for place in changing
     )
@@ -467,10 +499,12 @@ class Styles:
 
 
 def _wordy(text: str) -> bool:
-    """Mostly letters: a bold amount, year or page number ("1,250.00", "Total 316.68")
-    standing on its own line is no heading."""
+    """Mostly letters, or two words at least: a bold amount, year or page number
+    ("1,250.00", "Total 316.68") standing on its own line is no heading, "Q3 2024 vs. Q3
+    2023 (EUR m)" is."""
     letters = sum(1 for ch in text if ch.isalpha())
-    return letters >= 3 and letters >= 0.5 * len("".join(text.split()))
+    words = sum(1 for word in text.split() if sum(ch.isalpha() for ch in word) >= 2)
+    return letters >= 3 and (letters >= 0.5 * len("".join(text.split())) or words >= 2)
 
 
 _SECTION_NUMBER = re.compile(r"^\d{1,3}(?:\.\d{1,3})*\.?(?=\s)")

@@ -308,3 +308,59 @@ def test_furniture_goes_by_page_numbers_not_by_the_order_pages_were_read_in() ->
     assert shuffled.keys == Furniture.of([[text] for text in texts]).keys != frozenset()
     unnumbered = Furniture.of([[texts[i]] for i in order])  # taken as pages 1, 2, 3, 4
     assert unnumbered.keys != shuffled.keys
+
+
+def test_a_sentence_whose_numbers_follow_the_page_is_no_footer() -> None:
+    """A rule of a list continued one per page: its numbers go up with the page, but it is
+    a sentence, not a running line."""
+    pages = [
+        [
+            _line(f"{n}. Regel {n}: den Arbeitsplatz sauber und aufgeräumt halten.", 30, 0),
+            _line("Werkzeug nach jedem Gebrauch reinigen und zurücklegen.", 400, 1),
+        ]
+        for n in (1, 2, 3)
+    ]
+    kept = _markdown_without_furniture(pages)
+    assert [f"Regel {n}:" in markdown for n, markdown in zip((1, 2, 3), kept, strict=True)] == [
+        True
+    ] * 3
+
+
+def test_short_bold_headings_with_numbers_and_prose_with_a_few_dots() -> None:
+    def bold(text: str, top: float, region: int) -> Line:
+        line = _line(text, top, region)
+        line.bold = True
+        return line
+
+    lines = [
+        bold("Q3 2024 vs. Q3 2023 (EUR m)", 60, 0),
+        _line("Die Preise wurden am Montag angepasst. Warten.... 12", 90, 1),
+        _line("und die nächste Zeile setzt den Absatz fort.", 102, 1),
+    ]
+    assert _markdown_of([lines])[0].split("\n\n") == [
+        "### Q3 2024 vs. Q3 2023 (EUR m)",
+        "Die Preise wurden am Montag angepasst. Warten.... 12 und die nächste Zeile setzt den "
+        "Absatz fort.",
+    ]
+
+
+def test_dialogue_set_double_spaced_keeps_its_one_line_paragraphs() -> None:
+    def line(text: str, x0: float, top: float, x1: float) -> Line:
+        return Line(text, x0, top, x1, top + 12, top + 10, 12, region=0)
+
+    lines = [
+        line("She watched him leave and then turned back to the window, where", 72, 100, 520),
+        line("the rain kept falling on the empty street.", 72, 124, 400),
+        line("\u201cAnna?\u201d", 108, 148, 160),
+        line("\u201cComing.\u201d", 108, 172, 175),
+        line("She closed the curtains, switched off the lamp in the hall and", 108, 196, 520),
+        line("climbed the stairs slowly, one hand on the rail.", 72, 220, 440),
+    ]
+    assert _markdown_of([lines])[0].split("\n\n") == [
+        "She watched him leave and then turned back to the window, where the rain kept "
+        "falling on the empty street.",
+        "\u201cAnna?\u201d",
+        "\u201cComing.\u201d",
+        "She closed the curtains, switched off the lamp in the hall and climbed the stairs "
+        "slowly, one hand on the rail.",
+    ]

@@ -147,3 +147,36 @@ def test_a_line_set_apart_at_the_right_is_read_where_it_stands() -> None:
     ]
     texts = [item.text for item in reading_order(lines)]
     assert texts.index("March 3, 2025") == 2
+
+
+def test_a_right_column_of_two_lines_of_text_is_still_a_column() -> None:
+    left = [
+        "The city council met on Tuesday to discuss",
+        "the budget for the coming year. Members",
+        "argued over the cost of road repairs, which",
+        "have been delayed twice this spring already.",
+    ]
+    right = ["Weather: sunny, high of 24 degrees,", "light winds from the west today."]
+    lines = [_line(text, 50, 100 + 12 * n, 280) for n, text in enumerate(left)]
+    lines += [_line(text, 320, 100 + 12 * n, 540) for n, text in enumerate(right)]
+    assert [item.text for item in reading_order(lines)] == left + right
+
+
+def test_small_text_on_the_baseline_is_no_subscript() -> None:
+    lines = [
+        Line("signed in AD", 50, 100, 110, 110, 108, 10),
+        Line("1648", 113, 102, 135, 110, 108, 7),
+    ]
+    assert [line.text for line in reading_order(lines)] == ["signed in AD 1648"]
+
+
+def test_a_header_whose_every_cell_wraps_is_one_row() -> None:
+    rules = [Rule(50, top, 350, top) for top in (100, 130, 170)]
+    lines = [
+        _line("Item", 54, 104, 90), _line("Unit", 154, 104, 190),
+        _line("number", 54, 116, 100), _line("price", 154, 116, 190),
+        _line("A-100", 54, 134, 100), _line("12.50", 154, 134, 190),
+        _line("B-200", 54, 150, 100), _line("8.00", 154, 150, 190),
+    ]  # fmt: skip
+    [(table, _)] = find_tables(lines, rules)
+    assert table.rows == [["Item number", "Unit price"], ["A-100", "12.50"], ["B-200", "8.00"]]
