@@ -226,10 +226,18 @@ def _by_visual_line(lines: list[Line]) -> list[Line]:
     """Top to bottom by baseline, and left to right within a visual line: a list marker
     set larger or lower than its item (2 pt below, in some generators) comes before the
     item, not after it."""
-    groups = _baseline_groups(lines)
-    if len(groups) == len(lines):
-        return [group[0] for group in groups]
-    return [line for group in groups for line in group]
+    ordered = sorted(lines, key=lambda line: line.baseline)
+    if not _shares_a_baseline(ordered):  # the usual leaf: one piece per line
+        return ordered
+    return [line for group in _baseline_groups(ordered) for line in group]
+
+
+def _shares_a_baseline(ordered: list[Line]) -> bool:
+    """Whether two neighbours of ``ordered`` (by baseline) lie on one visual line."""
+    return any(
+        below.baseline - above.baseline <= 0.3 * max(below.size, above.size)
+        for above, below in itertools.pairwise(ordered)
+    )
 
 
 def _baseline_groups(lines: list[Line]) -> list[list[Line]]:
@@ -362,26 +370,25 @@ def paragraph_gap(lines: list[Line], unit: float) -> float:
             if space > 0:
                 samples.append((float(round(space)), above))
     least = 0.7 * unit
-    usual = usual_spacing(samples)
-    if usual is None or usual < 0.5 * unit:
-        return least
-    return max(least, usual + 0.35 * unit + 0.5)
+    usual = usual_spacing(samples, 0.5 * unit)
+    return least if usual is None else max(least, usual + 0.35 * unit + 0.5)
 
 
-def usual_spacing(samples: list[tuple[float, Line]]) -> float | None:
+def usual_spacing(samples: list[tuple[float, Line]], wide: float) -> float | None:
     """The spacing between the lines of a paragraph, from ``samples`` of (spacing, upper
     line) for neighbouring lines: the smallest spacing at least a quarter of them have, if
     the upper lines with it look wrapped: a third of them or more end within a sentence, and
     those are full (on average 0.7 of the widest line; short lines of dialogue do not
     count). Else None: one-line paragraphs spaced apart (a letter's salutation, its
-    sentences, its signature) are no paragraph set wide."""
+    sentences, its signature) are no paragraph set wide. Spacings under ``wide`` are
+    single spacing: None."""
     if not samples:
         return None
     uppers: dict[float, list[Line]] = {}
     for spacing, line in samples:
         uppers.setdefault(spacing, []).append(line)
     common = [key for key in sorted(uppers) if len(uppers[key]) >= max(3, 0.25 * len(samples))]
-    if not common:
+    if not common or common[0] < wide:  # single spacing, the usual: nothing to tell apart
         return None
     lines = uppers[common[0]]
     running = [line for line in lines if not line.text.rstrip(_CLOSING).endswith(_SENTENCE_END)]
@@ -447,7 +454,7 @@ def _rows(lines: list[Line]) -> list[Line] | None:
     """``lines`` (a leaf's, pieces of a line merged) as rows joined across wide gaps,
     when half of the rows have pieces side by side, and two do or there is only one row
     (a form's rows set far apart each make a band of their own); else None."""
-    if len(lines) < 2:
+    if len(lines) < 2 or not _shares_a_baseline(lines):
         return None
     rows = _baseline_groups(lines)
     split = sum(1 for row in rows if len(row) > 1)

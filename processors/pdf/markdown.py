@@ -43,6 +43,19 @@ backslash, ``*``, a backtick, ``[``, ``_`` not between two letters or digits
 (``snake_case`` is safe), ``<`` before a letter, ``&`` before an entity name, ``~~``."""
 _LEADER_END = re.compile(r"(?:\.\s?){5,}\s*[\divxlc]+$|\u2026\s*[\divxlc]+$")
 """A line of a table of contents: dot leaders and a page number. It ends its entry."""
+
+
+def _ends_an_entry(text: str) -> bool:
+    """A table of contents' line (``_LEADER_END``); the regular expression only for lines
+    that end in a page number and hold dots, as few do."""
+    return (
+        text[-1:] in _PAGE_NUMBER_ENDS
+        and (".." in text or ". ." in text or "\u2026" in text)
+        and _LEADER_END.search(text) is not None
+    )
+
+
+_PAGE_NUMBER_ENDS = frozenset("0123456789ivxlc")
 _INLINE_CANDIDATE = re.compile(r"[\\*`\[_<&~]")
 _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
 _SYNTAX_FIRST = frozenset("#>-+*=")
@@ -215,7 +228,7 @@ def _breaks(previous: Line | None, line: Line, source: str, limit: float) -> boo
         return False  # Tesseract's paragraphs are the regions
     size = max(previous.size, line.size, 1.0)
     pitch = line.baseline - previous.baseline
-    if pitch <= 0 or pitch > limit * size or _LEADER_END.search(previous.text):
+    if pitch <= 0 or pitch > limit * size or _ends_an_entry(previous.text):
         return True
     return abs(line.size - previous.size) > 0.15 * size or line.bold != previous.bold
 
@@ -237,10 +250,8 @@ def _pitch_limit(items: list[Item]) -> float:
             key = round(20 * (item.baseline - previous.baseline) / max(item.size, 1.0)) / 20
             samples.append((key, previous))
         previous = item
-    usual = usual_spacing(samples)
-    if usual is None or usual < 1.45:
-        return 1.55
-    return max(1.55, usual + 0.35)
+    usual = usual_spacing(samples, 1.45)
+    return 1.55 if usual is None else max(1.55, usual + 0.35)
 
 
 _SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201c", "\u201d", "\u00bb", "\u00ab", ")")
