@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 
 from django.conf import settings
 from django.db.models import Q
+from django.utils import timezone
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import (
     AfterValidator,
@@ -327,7 +328,18 @@ class JobListItem(Schema):
     max_attempts: int
     run_after: datetime | None
     cancel_requested: bool
-    worker_id: str | None
+    worker_id: str | None = Field(
+        ...,
+        description="The worker running the job; on a job that is not processing, the worker "
+        "still stopping the attempt an operator took from it (see held).",
+    )
+    held: bool = Field(
+        False,
+        description="Not processing, but its worker has not yet stopped the attempt an "
+        "operator took from it (failed, cancelled, set pending or restarted while it ran): "
+        "no worker claims it until then, or until lease_expires_at.",
+    )
+    lease_expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -337,6 +349,15 @@ class JobListItem(Schema):
     @staticmethod
     def resolve_user(obj: Any) -> str | None:
         return _username(obj)
+
+    @staticmethod
+    def resolve_held(obj: Any) -> bool:
+        return bool(
+            obj.worker_id
+            and obj.status != "processing"
+            and obj.lease_expires_at is not None
+            and obj.lease_expires_at > timezone.now()
+        )
 
     @staticmethod
     def resolve_progress(obj: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from batches.services import create_batch
+from jobs import queue
 from jobs.models import Job, JobLog
 from jobs.schemas import JobFilter
 from tests.api.conftest import drive, error_of
@@ -487,3 +488,17 @@ def test_delete_of_a_processing_job_is_409(client: Client, make_job: Callable[..
     assert response.status_code == 409
     assert error_of(response)["code"] == "INVALID_TRANSITION"
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_a_job_taken_from_its_running_worker_shows_as_held(
+    client: Client, make_job: Callable[..., Job]
+) -> None:
+    job = make_job()
+    drive(job.pk, "processing")
+    client.post(f"/api/jobs/{job.pk}/pending")
+    body = client.get(f"/api/jobs/{job.pk}").json()
+    assert (body["status"], body["held"], body["worker_id"]) == ("pending", True, "worker-test")
+    assert body["lease_expires_at"] is not None
+    queue.release_holds("worker-test", [job.pk])  # the worker has stopped the attempt
+    body = client.get(f"/api/jobs/{job.pk}").json()
+    assert (body["held"], body["worker_id"]) == (False, None)
