@@ -391,7 +391,7 @@ def usual_spacing(samples: list[tuple[float, Line]], wide: float) -> float | Non
     if not common or common[0] < wide:  # single spacing, the usual: nothing to tell apart
         return None
     lines = uppers[common[0]]
-    running = [line for line in lines if not line.text.rstrip(_CLOSING).endswith(_SENTENCE_END)]
+    running = [line for line in lines if not ends_sentence(line.text)]
     if len(running) < len(lines) / 3:
         return None
     widest = max(line.x1 - line.x0 for _, line in samples)
@@ -399,9 +399,14 @@ def usual_spacing(samples: list[tuple[float, Line]], wide: float) -> float | Non
     return common[0] if full else None
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether a line ends a sentence, closing quotes and brackets after its end ('… he
+    said."') aside."""
+    return text.rstrip(_CLOSING).endswith(_SENTENCE_END)
+
+
 _SENTENCE_END = (".", "!", "?", ":")
 _CLOSING = "\"'\u201c\u201d\u2019\u00bb\u00ab)"
-"""Closing quotes and brackets after a sentence's end ('… he said."')."""
 
 
 def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:

@@ -17,7 +17,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from processors.pdf.layout import Item, Line, PageLayout, Table, join_lines, usual_spacing
+from processors.pdf.layout import (
+    Item,
+    Line,
+    PageLayout,
+    Table,
+    ends_sentence,
+    join_lines,
+    usual_spacing,
+)
 
 _BULLET = re.compile(
     r"^([\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2"
@@ -254,9 +262,6 @@ def _pitch_limit(items: list[Item]) -> float:
     return 1.55 if usual is None else max(1.55, usual + 0.35)
 
 
-_SENTENCE_ENDS = (".", "!", "?", ":", '"', "\u201c", "\u201d", "\u00bb", "\u00ab", ")")
-
-
 def _indented(
     previous: Line | None,
     line: Line,
@@ -271,7 +276,7 @@ def _indented(
     left edge, and the line before is short and ended a sentence (dialogue, one line a
     paragraph). Not otherwise: the lines after a list item's first line are indented too,
     and so is a quotation."""
-    if previous is None or not previous.text.rstrip(_CLOSING).endswith(_SENTENCE_ENDS):
+    if previous is None or not ends_sentence(previous.text):
         return False
     following = items[index + 1] if index + 1 < len(items) else None
     if not isinstance(following, Line) or following.region != line.region:
@@ -286,10 +291,6 @@ def _indented(
         and 0.8 * size <= line.x0 - margin <= 4 * size
         and short
     )
-
-
-_CLOSING = "\"'\u201c\u201d\u2019\u00bb\u00ab)"
-"""Closing quotes and brackets after a sentence's end ('… he said."')."""
 
 
 # --- headers and footers ---------------------------------------------------------------------

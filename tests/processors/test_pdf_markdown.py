@@ -26,6 +26,12 @@ def _line(text: str, top: float, region: int, size: float = 10.0) -> Line:
     return Line(text, 50, top, 500, top + size, top + size - 2, size, region=region)
 
 
+def _bold(text: str, top: float, region: int) -> Line:
+    line = _line(text, top, region)
+    line.bold = True
+    return line
+
+
 def _markdown_without_furniture(pages: list[list[Line]]) -> list[str]:
     texts = [page_text(PageLayout(595, HEIGHT, lines)) for lines in pages]
     furniture = Furniture.of([[text] for text in texts])
@@ -231,22 +237,17 @@ def test_ocr_spacing_does_not_keep_a_footer_apart() -> None:
 
 
 def test_bold_numbered_lines_of_body_size_are_headings_nested_by_their_numbers() -> None:
-    def bold(text: str, top: float, region: int) -> Line:
-        line = _line(text, top, region)
-        line.bold = True
-        return line
-
     body = "Dieser Abschnitt enthält gewöhnlichen Fließtext ohne Besonderheiten."
     lines = [
-        bold("1. Einleitung", 60, 0),
+        _bold("1. Einleitung", 60, 0),
         _line(body, 90, 1),
-        bold("1.1 Hintergrund", 120, 2),
+        _bold("1.1 Hintergrund", 120, 2),
         _line(body, 150, 3),
-        bold("2. Methoden", 180, 4),
+        _bold("2. Methoden", 180, 4),
         _line(body, 210, 5),
     ]
     lines += [
-        bold(text, 240 + 30 * n, 6 + n)
+        _bold(text, 240 + 30 * n, 6 + n)
         for n, text in enumerate(["1,250.00", "Total 316.68", "2024"])
     ]
     markdown = _markdown_of([lines])[0]
@@ -327,13 +328,8 @@ def test_a_sentence_whose_numbers_follow_the_page_is_no_footer() -> None:
 
 
 def test_short_bold_headings_with_numbers_and_prose_with_a_few_dots() -> None:
-    def bold(text: str, top: float, region: int) -> Line:
-        line = _line(text, top, region)
-        line.bold = True
-        return line
-
     lines = [
-        bold("Q3 2024 vs. Q3 2023 (EUR m)", 60, 0),
+        _bold("Q3 2024 vs. Q3 2023 (EUR m)", 60, 0),
         _line("Die Preise wurden am Montag angepasst. Warten.... 12", 90, 1),
         _line("und die nächste Zeile setzt den Absatz fort.", 102, 1),
     ]

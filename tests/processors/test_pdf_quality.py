@@ -5,11 +5,23 @@ and ``auto`` runs OCR on exactly the pages that need it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pdfminer.high_level import extract_text
 
 from tests.processors import corpus
 from tests.processors.conftest import Corpus, Runner
+
+
+def _native(
+    run_job: Runner, pdf_corpus: Corpus, name: str, pdf: bytes, engine: str
+) -> dict[str, Any]:
+    """The native text of a document written into the corpus folder as ``name``."""
+    path = pdf_corpus.add(name, pdf)
+    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    return results
+
 
 LAYOUTS = ["one_column", "two_columns", "two_columns_interleaved", "table", "lists"]
 
@@ -43,8 +55,9 @@ def test_paragraphs_are_found_by_their_first_line_indent_or_space_whatever_the_l
     space_after: float,
 ) -> None:  # fmt: skip
     document = corpus.thesis(spacing, indent=indent, space_after=space_after)
-    path = pdf_corpus.add(f"thesis-{spacing}-{indent}-{space_after}", document.pdf)
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(
+        run_job, pdf_corpus, f"thesis-{spacing}-{indent}-{space_after}", document.pdf, engine
+    )
     paragraphs = results["markdown_content"].split("\n\n")[1:]  # after "## Page 1"
     assert [paragraph.strip() for paragraph in paragraphs] == document.truth[0].split("\n")
 
@@ -53,8 +66,7 @@ def test_paragraphs_are_found_by_their_first_line_indent_or_space_whatever_the_l
 def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("turned", corpus.turned_text())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "turned", corpus.turned_text(), engine)
     first, second = results["page_texts"]
     assert "ENTWURF" not in first
     assert corpus.MARGIN_NOTE in first and corpus.CHART_LABEL in first
@@ -68,8 +80,7 @@ def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
 def test_a_footnote_mark_stays_in_its_line_and_paragraph(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("footnote-mark", corpus.footnote_mark())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "footnote-mark", corpus.footnote_mark(), engine)
     assert results["page_texts"][0].split("\n\n") == [
         "Der Haushalt des Landes wurde im Jahr beraten und nach langer Debatte im "
         "Landtag\u00b9\u00b2 beschlossen, wie berichtet und wie es im Gesetz über den "
@@ -82,8 +93,7 @@ def test_a_footnote_mark_stays_in_its_line_and_paragraph(
 def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("two-tables", corpus.two_tables())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "two-tables", corpus.two_tables(), engine)
     blocks = results["markdown_content"].split("\n\n")[1:]
     assert blocks == [
         "| Produkt | Menge |\n| --- | --- |\n| Äpfel | 3 |\n| Birnen | 5 |",
@@ -99,8 +109,7 @@ def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
 def test_a_heading_in_a_standard_bold_font_is_a_heading(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("standard-fonts", corpus.standard_fonts())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "standard-fonts", corpus.standard_fonts(), engine)
     assert f"### {corpus.STANDARD_BOLD_HEADING}\n" in results["markdown_content"]
 
 
@@ -108,8 +117,7 @@ def test_a_heading_in_a_standard_bold_font_is_a_heading(
 def test_text_outside_the_crop_box_is_left_out_and_a_turned_page_reads_in_order(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("cropped", corpus.cropped_and_turned())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "cropped", corpus.cropped_and_turned(), engine)
     assert results["page_texts"] == [" ".join(corpus.SHOWN)] * 2
     assert corpus.CROPPED_AWAY not in results["markdown_content"]
 
@@ -118,8 +126,7 @@ def test_text_outside_the_crop_box_is_left_out_and_a_turned_page_reads_in_order(
 def test_a_grid_drawn_as_one_path_is_a_table(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("one-path-grid", corpus.grid_as_one_path())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "one-path-grid", corpus.grid_as_one_path(), engine)
     assert results["markdown_content"].split("\n\n")[1].strip() == (
         "| Land | Hauptstadt |\n| --- | --- |\n| Deutschland | Berlin |\n| Polen |  |"
     )
@@ -129,8 +136,7 @@ def test_a_grid_drawn_as_one_path_is_a_table(
 def test_one_line_paragraphs_spaced_apart_stay_apart(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("letter", corpus.letter())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "letter", corpus.letter(), engine)
     assert results["page_texts"][0].split("\n\n") == corpus.LETTER
 
 
@@ -138,8 +144,7 @@ def test_one_line_paragraphs_spaced_apart_stay_apart(
 def test_a_table_ruled_only_at_head_and_foot_keeps_its_rows(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
-    path = pdf_corpus.add("booktabs", corpus.booktabs())
-    results, _ = run_job({"source": str(path), "extraction_method": "native", "engine": engine})
+    results = _native(run_job, pdf_corpus, "booktabs", corpus.booktabs(), engine)
     rows = [" | ".join(row) for row in corpus.BOOKTABS_ROWS]
     table = "\n".join([f"| {rows[0]} |", "| --- | --- | --- |", *(f"| {r} |" for r in rows[1:])])
     assert results["markdown_content"].split("\n\n")[1].strip() == table
