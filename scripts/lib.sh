@@ -1,8 +1,9 @@
 # Shared by run.sh and test.sh: system packages and the virtualenv, each installed only
 # when missing or changed, so that a second run starts in seconds.
 
-# Debian packages the job center needs at run time (processors add theirs here).
-RUNTIME_PACKAGES=(python3 python3-venv tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng ffmpeg espeak-ng sox)
+# Debian packages the job center needs at run time (processors add theirs here); gcc builds
+# the pdf processor's C helper (ensure_native).
+RUNTIME_PACKAGES=(python3 python3-venv gcc tesseract-ocr tesseract-ocr-deu tesseract-ocr-eng ffmpeg espeak-ng sox)
 
 # Debian packages only the tests need: the browser the admin's Playwright tests drive.
 TEST_PACKAGES=(chromium)
@@ -44,4 +45,10 @@ ensure_venv() {
       echo "$digest" >.venv/.installed-requirements.txt
     fi
   fi
+}
+
+# ensure_native: the pdf processor's C helper, built once per version of its source
+# (processors/pdf/native). Without a compiler it warns, and the pdfium engine runs on, slower.
+ensure_native() {
+  .venv/bin/python -m processors.pdf.native
 }

@@ -11,6 +11,7 @@ PORT=${PORT:-8000}
 
 ensure_packages "${RUNTIME_PACKAGES[@]}"
 ensure_venv requirements.txt
+ensure_native
 PY=.venv/bin/python
 
 $PY manage.py migrate --noinput -v 0

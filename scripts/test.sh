@@ -14,6 +14,7 @@ unset DATABASE_URL MONGODB_URI
 ensure_packages "${RUNTIME_PACKAGES[@]}"
 ensure_packages "${TEST_PACKAGES[@]}"
 ensure_venv requirements-dev.txt
+ensure_native
 PY=.venv/bin/python
 step() { printf '\n== %s\n' "$*"; }
 

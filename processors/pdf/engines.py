@@ -5,7 +5,8 @@ what only pdfium does here: rendering pages, finding and extracting embedded ima
   text drawn in any order); its own box ordering is not used, because on two-column pages it
   mixes the columns; the shared XY-cut orders the lines instead.
 - ``pdfium``: pypdfium2's text layer; pdfium already joins characters into text runs
-  ("rects"), which are read with one call each, so the engine stays close to pdfium's speed.
+  ("rects"). Their boxes, sizes and weights are read by a C helper in one call a page
+  (processors/pdf/native), or, where it is not built, by the same steps through ctypes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
+from processors.pdf import native
 from processors.pdf.layout import (
     Line,
     PageLayout,
@@ -123,14 +125,38 @@ class PdfiumPages:
         text = buffer.raw[: 2 * max(written - 1, 0)].decode("utf-16-le", errors="replace")
         if len(text) != count:  # characters outside the BMP: indexes no longer match
             return self._lines_by_box(raw, height)
-        return self._runs(raw, text, height)
+        helper = native.pdfium()
+        values = helper.runs(raw, buffer, count) if helper else self._run_values(raw, text)
+        return self._runs(values, text, height)
 
     @staticmethod
-    def _runs(raw: Any, text: str, height: float) -> list[Line]:
-        """Cut ``text`` (the page's, one character per index) into runs. Written flat, with
-        pdfium's functions and the out-parameters bound once and each run's size, weight
-        and baseline read inline: this loop is most of what the engine adds to pdfium's
-        own time (about five calls into pdfium per line, 1 µs each)."""
+    def _runs(values: list[float], text: str, height: float) -> list[Line]:
+        """The runs (``native.RUN_VALUES`` numbers each) as lines with their text."""
+        clean = clean_text if needs_folding(text) else clean_spaces
+        runs: list[Line] = []
+        numbers = iter(values)
+        for first, last, x0, y1, x1, y0, size, bold, has_origin, origin_y, angle in zip(
+            *[numbers] * native.RUN_VALUES, strict=True
+        ):
+            run = clean(text[int(first) : int(last)])
+            if not run:
+                continue
+            if size <= 0:
+                size = max(y1 - y0, 1.0)
+            elif size >= WATERMARK_SIZE and y1 - y0 > 1.6 * size and _diagonal(angle):
+                continue  # a watermark across the page ("ENTWURF"), not its text
+            baseline = origin_y if has_origin else y0
+            runs.append(
+                Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold > 0)
+            )
+        return runs
+
+    @staticmethod
+    def _run_values(raw: Any, text: str) -> list[float]:
+        """What the C helper (processors/pdf/native) reads, through ctypes: written flat,
+        with pdfium's functions and the out-parameters bound once, as each call costs more
+        than pdfium's own work (about five calls per line, 1.5 to 3.5 µs each). The angle
+        is only asked for where a watermark is possible."""
         count_rects = pdfium_c.FPDFText_CountRects
         get_rect = pdfium_c.FPDFText_GetRect
         font_size = pdfium_c.FPDFText_GetFontSize
@@ -141,8 +167,7 @@ class PdfiumPages:
         refs = [ctypes.byref(cell) for cell in cells]
         x, y = ctypes.c_double(), ctypes.c_double()
         origin = ctypes.byref(x), ctypes.byref(y)
-        clean = clean_text if needs_folding(text) else clean_spaces
-        runs: list[Line] = []
+        values: list[float] = []
         count = len(text)
         start = 0
         while start < count:
@@ -155,35 +180,24 @@ class PdfiumPages:
             else:
                 boxes = PdfiumPages._run_bounds(raw, text, start, end, rects)
             for number, (first, last) in enumerate(boxes):
-                run = clean(text[first:last])
-                if not run:
-                    continue
                 get_rect(raw, number, *refs)
-                x0, y1, x1, y0 = left.value, top.value, right.value, bottom.value
                 size = font_size(raw, first)
-                if size <= 0:
-                    size = max(y1 - y0, 1.0)
-                elif (
-                    size >= WATERMARK_SIZE
-                    and y1 - y0 > 1.6 * size
-                    and _diagonal(char_angle(raw, first))
-                ):
-                    continue  # a watermark across the page ("ENTWURF"), not its text
-                baseline = y.value if char_origin(raw, first, *origin) else y0
-                runs.append(
-                    Line(
-                        run,
-                        x0,
-                        height - y1,
-                        x1,
-                        height - y0,
-                        height - baseline,
-                        size,
-                        _bold(raw, first, font_weight(raw, first)),
-                    )
+                y.value = 0.0
+                values += (
+                    first,
+                    last,
+                    left.value,
+                    top.value,
+                    right.value,
+                    bottom.value,
+                    size,
+                    _bold(raw, first, font_weight(raw, first)),
+                    char_origin(raw, first, *origin),
+                    y.value,
+                    char_angle(raw, first) if size >= WATERMARK_SIZE else 0.0,
                 )
             start = end + 2
-        return runs
+        return values
 
     @staticmethod
     def _run_bounds(raw: Any, text: str, start: int, end: int, rects: int) -> list[tuple[int, int]]:
@@ -422,16 +436,21 @@ def _object_bounds(
     on a text page cost as much as reading the text."""
     cells = [ctypes.c_float() for _ in range(4)]
     refs = [ctypes.byref(cell) for cell in cells]
+    helper = native.pdfium()
     deepest = max(depths.values())
     identity = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     pending: list[tuple[Any, int, tuple[float, ...]]] = [(None, 1, identity)]
     while pending:
         form, depth, matrix = pending.pop()
-        if form is None:
-            count = pdfium_c.FPDFPage_CountObjects(page)
+        if form is None:  # text objects, most of a page's, skipped in C where it is built
+            numbers: Iterable[int] = (
+                helper.drawn_objects(page)
+                if helper
+                else range(pdfium_c.FPDFPage_CountObjects(page))
+            )
         else:
-            count = pdfium_c.FPDFFormObj_CountObjects(form)
-        for number in range(count):
+            numbers = range(pdfium_c.FPDFFormObj_CountObjects(form))
+        for number in numbers:
             if form is None:
                 obj = pdfium_c.FPDFPage_GetObject(page, number)
             else:

@@ -17,34 +17,38 @@ from typing import Any
 
 # Ligatures and presentation forms unfolded; soft hyphens and pdfium's U+FFFE (its mark for
 # a hyphen it took as soft at a line end) become plain hyphens, decided on later.
-_FOLD = str.maketrans(
-    {
-        "\ufb00": "ff",
-        "\ufb01": "fi",
-        "\ufb02": "fl",
-        "\ufb03": "ffi",
-        "\ufb04": "ffl",
-        "\ufb05": "st",
-        "\ufb06": "st",
-        "\u00ad": "-",
-        "\ufffe": "-",
-        "\x02": "-",
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u00a0": " ",
-        "\u2009": " ",
-        "\u202f": " ",
-        "\u200b": "",
-        "\ufeff": "",
-        "\x00": "",
-    }
-)
-_FOLDABLE = re.compile("[" + "".join(re.escape(chr(code)) for code in _FOLD) + "]")
+_FOLD = {
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb05": "st",
+    "\ufb06": "st",
+    "\u00ad": "-",
+    "\ufffe": "-",
+    "\x02": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u200b": "",
+    "\ufeff": "",
+    "\x00": "",
+}
+_FOLDABLE = re.compile("[" + "".join(re.escape(char) for char in _FOLD) + "]")
+
+
+def _unfold(match: re.Match[str]) -> str:
+    return _FOLD[match.group()]
 
 
 def clean_text(text: str) -> str:
-    if _FOLDABLE.search(text):  # searching is a tenth of the cost of translating
-        text = text.translate(_FOLD)
+    """Searching first is a tenth of the cost of replacing; replacing match by match, a
+    third of ``str.translate``'s (which looks up every character)."""
+    if _FOLDABLE.search(text):
+        text = _FOLDABLE.sub(_unfold, text)
     return clean_spaces(text)
 
 

@@ -60,16 +60,24 @@ def garbage_share(text: str) -> float:
 def plausible_word_share(text: str) -> float:
     """Share of Latin-script words that look pronounceable (a vowel, no long consonant
     run); 1.0 when there are too few Latin words to judge (numbers, other scripts).
-    Each distinct word is judged once: a page repeats most of its words."""
+    Each distinct word is judged once: a page repeats most of its words, and a document's
+    pages their vocabulary (``_judged`` remembers)."""
     total = good = 0
     for word, count in Counter(_WORD.findall(text)).items():
-        if _latin(word):
+        latin, pronounceable = _judged(word)
+        if latin:
             total += count
-            if _pronounceable(word):
+            if pronounceable:
                 good += count
     if total < 8:
         return 1.0
     return good / total
+
+
+@functools.lru_cache(maxsize=65536)
+def _judged(word: str) -> tuple[bool, bool]:
+    """Whether ``word`` is Latin script, and whether it looks pronounceable."""
+    return _latin(word), _pronounceable(word)
 
 
 def _pronounceable(word: str) -> bool:
