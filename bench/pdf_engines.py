@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine, median
 from pdf_quality import BENCHMARKS, run, scratch_django, write_section
 
+SMALL_DOCUMENTS = 20
+
 
 def seconds(function: Callable[[], Any]) -> float:
     started = time.perf_counter()
@@ -142,6 +144,26 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
         repeat,
     )  # fmt: skip
 
+    print("small documents …", file=sys.stderr)
+    smalls = []
+    for number in range(SMALL_DOCUMENTS):
+        small = workdir / f"small-{number}.pdf"
+        small.write_bytes(corpus.one_column(2, seed=100 + number).pdf)
+        smalls.append(small)
+
+    def each(function: Callable[[Path], Any]) -> Callable[[], None]:
+        def call() -> None:
+            for small in smalls:
+                function(small)
+
+        return call
+
+    def small_job(small: Path) -> Any:
+        return through("pdfium", 0, "auto", small)()
+
+    small_job(smalls[0])  # warm-up
+    small_rounds = rounds([each(direct_pdfium), each(small_job)], repeat)
+
     print("engines alone …", file=sys.stderr)
 
     def engine_alone(engine: type[PdfiumPages] | type[PdfminerPages]) -> Callable[[], None]:
@@ -213,7 +235,8 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
         "processor with `extraction_method=native` (`auto`, the default, also judges each "
         "page's text layer and would run OCR where it fails) in one or two page processes, "
         "including "
-        "opening the file in a guarded process, starting the page processes, layout analysis, "
+        "opening the file in the first page process, starting the page processes, layout "
+        "analysis, "
         "reading order, Markdown assembly and writing the file. *Overhead*: job center with "
         "one process against direct (median of the per-round ratios, minus 1, with the lowest "
         "and highest round); *speed-up*: direct time over job center time with two processes "
@@ -236,6 +259,20 @@ def measure(workdir: Path, pages: int, ocr_pages: int, large_pages: int, repeat:
     for label, measured in rows:
         lines.append(row(label, pages, measured, f"{100 * quality[label]:.1f} %"))
     lines.append(row(f"pdfium, {large_pages} pages", large_pages, large_rounds, ""))
+    small_direct, small_job_time = (
+        1000 * median([r[i] for r in small_rounds]) / SMALL_DOCUMENTS for i in range(2)
+    )
+    lines += [
+        "",
+        f"Small documents, as batches bring them: {SMALL_DOCUMENTS} generated two-page "
+        "documents read one after the other, with `auto` (the default) and the default "
+        "page processes; a job's own costs (forking its page processes, writing its files) "
+        "weigh most here. Milliseconds per document, median of the rounds:",
+        "",
+        "| direct | job center | job center minus direct |",
+        "| --- | --- | --- |",
+        f"| {small_direct:.1f} | {small_job_time:.1f} | {small_job_time - small_direct:.1f} |",
+    ]
     ratios = [r[1] / r[0] for r in alone]
     lines += [
         "",

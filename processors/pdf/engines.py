@@ -131,24 +131,40 @@ class PdfiumPages:
 
     @staticmethod
     def _runs(values: list[float], text: str, height: float) -> list[Line]:
-        """The runs (``native.RUN_VALUES`` numbers each) as lines with their text."""
+        """The runs (``native.RUN_VALUES`` numbers each) as lines with their text. Pieces
+        of one word are joined first, and on a page whose runs are single glyphs (some
+        generators, Chromium's PDFs among them, draw every glyph on its own, and pdfium
+        gives each a run) the words of a line too (``_continues``): the layout analysis
+        expects lines, and would read a form's words as columns."""
         clean = clean_text if needs_folding(text) else clean_spaces
-        runs: list[Line] = []
+        step = native.RUN_VALUES
+        firsts, lasts = values[::step], values[1::step]
+        lengths = sorted(last - first for first, last in zip(firsts, lasts, strict=True))
+        glyphs = bool(lengths) and lengths[len(lengths) // 2] <= 2
+        pieces: list[list[Any]] = []
         numbers = iter(values)
         for first, last, x0, y1, x1, y0, size, bold, has_origin, origin_y, angle in zip(
-            *[numbers] * native.RUN_VALUES, strict=True
+            *[numbers] * step, strict=True
         ):
-            run = clean(text[int(first) : int(last)])
-            if not run:
-                continue
             if size <= 0:
                 size = max(y1 - y0, 1.0)
             elif size >= WATERMARK_SIZE and y1 - y0 > 1.6 * size and _diagonal(angle):
                 continue  # a watermark across the page ("ENTWURF"), not its text
-            baseline = origin_y if has_origin else y0
-            runs.append(
-                Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold > 0)
-            )
+            piece = [int(first), int(last), x0, y1, x1, y0, size, bold > 0]
+            piece.append(origin_y if has_origin else y0)
+            if pieces and _continues(pieces[-1], piece, text, glyphs):
+                joined = pieces[-1]
+                joined[1], joined[4] = piece[1], max(joined[4], piece[4])
+                joined[3], joined[5] = max(joined[3], piece[3]), min(joined[5], piece[5])
+            else:
+                pieces.append(piece)
+        runs: list[Line] = []
+        for first, last, x0, y1, x1, y0, size, bold, baseline in pieces:
+            run = clean(text[first:last])
+            if run:
+                runs.append(
+                    Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)
+                )
         return runs
 
     @staticmethod
@@ -181,7 +197,7 @@ class PdfiumPages:
                 boxes = PdfiumPages._run_bounds(raw, text, start, end, rects)
             for number, (first, last) in enumerate(boxes):
                 get_rect(raw, number, *refs)
-                size = font_size(raw, first)
+                size = _scaled(raw, first, font_size(raw, first))
                 y.value = 0.0
                 values += (
                     first,
@@ -264,7 +280,7 @@ class PdfiumPages:
         left, bottom, right, top = box
         size, bold, baseline = 0.0, False, bottom
         if index >= 0:
-            size = float(pdfium_c.FPDFText_GetFontSize(raw, index))
+            size = _scaled(raw, index, float(pdfium_c.FPDFText_GetFontSize(raw, index)))
             bold = _bold(raw, index, pdfium_c.FPDFText_GetFontWeight(raw, index))
             x, y = ctypes.c_double(), ctypes.c_double()
             if pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
@@ -352,6 +368,25 @@ class PdfiumPages:
             "pdf_version": _version(self.document.get_version()),
             "encrypted": pdfium_c.FPDF_GetSecurityHandlerRevision(self.document.raw) != -1,
         }
+
+
+def _continues(piece: list[Any], after: list[Any], text: str, glyphs: bool) -> bool:
+    """Whether the run ``after`` goes on with the text of ``piece`` (both as
+    ``PdfiumPages._runs`` holds them: first, last, box, size, bold, baseline): it follows
+    in the text, on the same baseline in the same font size and weight, and next to it on
+    the line (a word space away at most). With a blank between them only where runs are
+    ``glyphs``: else such runs are set apart on purpose (a table's cells). Runs left apart
+    are joined with a blank later (``merge_same_baseline``): "A d a p t i v e"."""
+    first, size = after[0], piece[6]
+    if (
+        first != piece[1]
+        or after[6] != size
+        or after[7] != piece[7]
+        or abs(after[8] - piece[8]) > 0.1 * size
+        or not -0.2 * size <= after[2] - piece[4] <= 0.6 * size
+    ):
+        return False
+    return glyphs or not (text[first - 1].isspace() or text[first].isspace())
 
 
 def _visible_box(page: Any) -> tuple[float, float, float, float]:
@@ -554,6 +589,16 @@ def _pdf_date(value: str | None) -> str | None:
     elif zone[:1] in {"+", "-"} and len(zone) >= 5:
         iso += f"{zone[:3]}:{zone[3:5]}"
     return iso
+
+
+def _scaled(raw: Any, index: int, size: float) -> float:
+    """The font size as set, times the scale of the character's matrix: a PDF may set
+    13.33 and scale the text by 0.75 (Chromium's do), which pdfium's size leaves out."""
+    matrix = pdfium_c.FS_MATRIX()
+    if size <= 0 or not pdfium_c.FPDFText_GetMatrix(raw, index, ctypes.byref(matrix)):
+        return size
+    area = abs(matrix.a * matrix.d - matrix.b * matrix.c)
+    return size * math.sqrt(area) if area > 0 else size
 
 
 def _bold(raw: Any, index: int, weight: int) -> bool:

@@ -138,14 +138,36 @@ def page_text(layout: PageLayout) -> PageText:
         if item.bottom <= band or item.top >= layout.height - band:
             numbers = tuple(_DIGITS.findall(item.text))
             edges.append((index, _key(item.text), size, len(item.text), numbers))
-    return PageText(layout.source, _paragraphs(layout.items, layout.source), edges, sizes, items)
+    paragraphs = _paragraphs(layout.items, layout.source, _body_size(sizes))
+    return PageText(layout.source, paragraphs, edges, sizes, items)
 
 
 def _rounded(size: float) -> float:
     return round(size * 2) / 2
 
 
-def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
+def _body_size(sizes: dict[float, int]) -> float:
+    """The size most of a page's characters are set in; 0 for a page without text."""
+    return max(sizes, key=sizes.__getitem__) if sizes else 0.0
+
+
+_FOOTNOTE = re.compile(r"^(?:\d{1,3}\s+|[\u00b9\u00b2\u00b3\u2070\u2074-\u2079]{1,3}\s*)[^\W\d_]")
+"""A footnote's start: its number, as digits and a blank or as superscripts, then a word."""
+
+
+def _starts_footnote(previous: Line | None, line: Line, body: float) -> bool:
+    """Footnotes at the foot of a page, one under the other, set smaller than the page's
+    body text: each starts with its number after the one before has ended a sentence."""
+    return (
+        previous is not None
+        and line.size <= 0.9 * body
+        and ends_sentence(previous.text)
+        and _FOOTNOTE.match(line.text) is not None
+    )
+
+
+def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
+    """``body``: the page's body text size (``_body_size``)."""
     found: list[Paragraph] = []
     lines: list[Line] = []
     kind, marker, first = "p", "", 0
@@ -186,6 +208,7 @@ def _paragraphs(items: list[Item], source: str) -> list[Paragraph]:
             not lines
             or _breaks(previous, line, source, pitch)
             or (kind == "p" and _indented(previous, line, items, index, margins))
+            or (source == "native" and _starts_footnote(previous, line, body))
         )
         if (
             start
@@ -431,7 +454,8 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     items = [item for index, item in enumerate(page.items) if index not in drop]
     lines = [item if isinstance(item, Table) else Line(*item) for item in items]
     edges = []  # their indexes changed; they served this decision and are not used again
-    return PageText(page.source, _paragraphs(lines, page.source), edges, sizes, items)
+    paragraphs = _paragraphs(lines, page.source, _body_size(sizes))
+    return PageText(page.source, paragraphs, edges, sizes, items)
 
 
 def settle(

@@ -40,6 +40,15 @@ a process is on is in shared memory instead, so a page that hangs or crashes it 
 named exactly (the pages it had done but not yet sent are done again)."""
 
 
+EAGER_PAGES = 16
+"""From this many pages, every page process starts at once. A smaller document starts
+with one, and more join only when its pages turn out slow (``WIDEN_AFTER``): forking
+another process and its first page cost as much as ten pages of text, so a short text
+document is read fastest by one process, while a scanned one still gets them all."""
+WIDEN_AFTER = 0.1
+"""Seconds after which a small document's pages still waiting go to more processes."""
+
+
 class PoolFatal(Exception):
     """The document cannot be opened at all in a page process."""
 
@@ -79,7 +88,11 @@ def _virtual_memory_bytes() -> int:
 
 
 def _page_process(
-    conn: Connection, factory: PageHandlerFactory, memory_mb: int, running: Any
+    conn: Connection,
+    factory: PageHandlerFactory,
+    memory_mb: int,
+    running: Any,
+    describe: Callable[[], Any] | None = None,
 ) -> None:
     os.setpgid(0, 0)  # its own process group: a timeout kills Tesseract with it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,6 +106,12 @@ def _page_process(
         limit = _virtual_memory_bytes() + memory_mb * 1024 * 1024
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if describe is not None:
+        try:
+            conn.send([("ready", -1, describe())])
+        except BaseException as exc:
+            conn.send([("fatal", -1, f"{type(exc).__name__}: {exc}")])
+            return
     try:
         handler = factory()
     except BaseException as exc:
@@ -145,92 +164,164 @@ class _Slot:
         self.conn.close()
 
 
-def run_pages(
-    factory: PageHandlerFactory,
-    indices: list[int],
-    *,
-    workers: int,
-    page_seconds: float,
-    memory_mb: int,
-    on_result: Callable[[int, Any], None],
-    on_failure: Callable[[int, str], None],
-    cancelled: Callable[[], bool] = lambda: False,
-    deadline: float | None = None,
-) -> bool:
-    """Run ``factory()(index)`` for every index in page processes; results and failures are
-    reported through the callbacks, in completion order. Returns False when stopped early
-    (cancelled, or past ``deadline``, a ``time.monotonic()`` value)."""
-    if not indices:
-        return True
-    context = _context()
-    workers = max(1, min(workers, len(indices)))
-    size = max(1, min(16, len(indices) // (workers * 4)))
-    queue: deque[list[int]] = deque(
-        list(indices[i : i + size]) for i in range(0, len(indices), size)
-    )
-    remaining = set(indices)
-    slots: list[_Slot] = []
+class PagePool:
+    """The page processes of one document (a context manager: leaving it ends them).
 
-    def start() -> _Slot:
-        parent, child = context.Pipe()
-        running = context.Value("q", -1, lock=False)
-        process = context.Process(
+    ``open()`` starts the first process and returns what ``describe()`` found there (the
+    page count, or why the document cannot be read) before any page is given out: the job
+    learns it without a process of its own, which cost a small document a fifth of its
+    time (a fork of the job's process is a few milliseconds). ``run()`` reads the pages.
+    """
+
+    def __init__(
+        self,
+        factory: PageHandlerFactory,
+        *,
+        workers: int,
+        page_seconds: float,
+        memory_mb: int,
+        describe: Callable[[], Any] | None = None,
+        describe_seconds: float | None = None,
+    ) -> None:
+        self.factory = factory
+        self.workers = max(1, workers)
+        self.page_seconds = page_seconds
+        self.memory_mb = memory_mb
+        self.describe = describe
+        self.describe_seconds = page_seconds if describe_seconds is None else describe_seconds
+        self.context = _context()
+        self.slots: list[_Slot] = []
+        self.queue: deque[list[int]] = deque()
+        self.remaining: set[int] = set()
+        self.size = 1
+        self.target = 1
+        """How many page processes the pages are read by now."""
+        self.ahead = 1
+        """Chunks kept waiting in a process's pipe beyond the one it is on."""
+
+    def __enter__(self) -> PagePool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self, describe: Callable[[], Any] | None = None) -> _Slot:
+        parent, child = self.context.Pipe()
+        running = self.context.Value("q", -1, lock=False)
+        process = self.context.Process(
             target=_page_process,
-            args=(child, factory, memory_mb, running),
+            args=(child, self.factory, self.memory_mb, running, describe),
             name="jobcenter-pdf-page",
             daemon=True,
         )
         process.start()
         child.close()
-        return _Slot(process, parent, running)
+        slot = _Slot(process, parent, running)
+        self.slots.append(slot)
+        return slot
 
-    def give_work(slot: _Slot) -> None:
+    def open(self) -> Any:
+        """``describe()``'s answer from the first page process. Raises ``PoolFatal`` when it
+        raised, crashed (the process's exit is named) or took longer than
+        ``describe_seconds``."""
+        if self.describe is None:
+            raise ValueError("PagePool.open() needs a describe function")
+        slot = self._start(self.describe)
+        if not slot.conn.poll(self.describe_seconds):
+            raise PoolFatal(f"took more than {self.describe_seconds:g} s")
+        try:
+            ((kind, _, payload),) = slot.conn.recv()
+        except (EOFError, OSError):
+            slot.process.join(timeout=1)
+            raise PoolFatal(f"crashed ({_exit_reason(slot.process.exitcode)})") from None
+        if kind != "ready":
+            raise PoolFatal(payload)
+        return payload
+
+    def _give_work(self, slot: _Slot) -> None:
         """Keep a second chunk waiting in each process's pipe, so that it goes on with the
-        next pages at once instead of waiting for the job's process to read its report."""
-        while queue and len(slot.chunk) <= size:
-            chunk = queue.popleft()
+        next pages at once instead of waiting for the job's process to read its report
+        (not while more processes may still join: they would find nothing left)."""
+        while self.queue and len(slot.chunk) <= self.size * self.ahead:
+            chunk = self.queue.popleft()
             if not slot.chunk:
-                slot.deadline = time.monotonic() + page_seconds
+                slot.deadline = time.monotonic() + self.page_seconds
             slot.chunk.extend(chunk)
             slot.conn.send(chunk)
 
-    def lose_page(slot: _Slot, message: str) -> None:
-        """The page ``slot`` was on is lost; the rest of its chunk goes to a fresh process."""
-        running = slot.running.value
-        index = running if running in slot.chunk else (slot.chunk[0] if slot.chunk else None)
-        rest = [other for other in slot.chunk if other != index]
-        slot.kill()
-        if index is not None and index in remaining:
-            remaining.discard(index)
-            on_failure(index, message)
+    def _replace(self, slot: _Slot, rest: list[int]) -> None:
+        """``slot``'s process is gone: the pages it had left go first to a fresh one."""
         if rest:
-            queue.appendleft(rest)
-        slots.remove(slot)
-        if remaining and len(slots) < workers:
-            fresh = start()
-            slots.append(fresh)
-            give_work(fresh)
+            self.queue.appendleft(rest)
+        self.slots.remove(slot)
+        if self.remaining and len(self.slots) < self.target:
+            self._give_work(self._start())
 
-    try:
-        for _ in range(workers):
-            slot = start()
-            slots.append(slot)
-            give_work(slot)
+    def run(
+        self,
+        indices: list[int],
+        *,
+        on_result: Callable[[int, Any], None],
+        on_failure: Callable[[int, str], None],
+        cancelled: Callable[[], bool] = lambda: False,
+        deadline: float | None = None,
+    ) -> bool:
+        """Run ``factory()(index)`` for every index in page processes; results and
+        failures are reported through the callbacks, in completion order. Returns False
+        when stopped early (cancelled, or past ``deadline``, a ``time.monotonic()``
+        value)."""
+        if not indices:
+            return True
+        workers = max(1, min(self.workers, len(indices)))
+        self.size = size = max(1, min(16, len(indices) // (workers * 4)))
+        self.queue = deque(list(indices[i : i + size]) for i in range(0, len(indices), size))
+        remaining = self.remaining = set(indices)
+
+        def lose_page(slot: _Slot, message: str) -> None:
+            """The page ``slot`` was on is lost; the rest of its chunk goes to a fresh
+            process."""
+            running = slot.running.value
+            chunk = slot.chunk
+            index = running if running in chunk else (chunk[0] if chunk else None)
+            rest = [other for other in chunk if other != index]
+            slot.kill()
+            if index is not None and index in remaining:
+                remaining.discard(index)
+                on_failure(index, message)
+            self._replace(slot, rest)
+
+        eager = len(indices) >= EAGER_PAGES
+        self.target = workers if eager else 1
+        self.ahead = 1 if eager or workers == 1 else 0
+        widen_at = None if self.target == workers else time.monotonic() + WIDEN_AFTER
+        while len(self.slots) < self.target:
+            self._start()
+        for slot in self.slots:
+            self._give_work(slot)
+        slots = self.slots
         while remaining:
             if cancelled() or (deadline is not None and time.monotonic() > deadline):
                 return False
             now = time.monotonic()
+            if widen_at is not None and now >= widen_at:
+                widen_at = None
+                self.target, self.ahead = workers, 1
+                while self.queue and len(slots) < workers:
+                    self._give_work(self._start())
             for slot in list(slots):
                 if slot.chunk and now > slot.deadline:
-                    lose_page(slot, f"took more than {page_seconds:g} s and was stopped")
+                    lose_page(slot, f"took more than {self.page_seconds:g} s and was stopped")
             busy = [slot for slot in slots if slot.chunk]
             if not busy:
                 for slot in slots:
-                    give_work(slot)
+                    self._give_work(slot)
                 if not any(slot.chunk for slot in slots):
                     break  # nothing left to give: every page was reported
                 continue
-            timeout = max(0.0, min(min(slot.deadline for slot in busy) - now, 0.5))
+            timeout = min(min(slot.deadline for slot in busy) - now, 0.5)
+            if widen_at is not None:
+                timeout = min(timeout, widen_at - now)
+            timeout = max(0.0, timeout)
             ready = wait([slot.conn for slot in busy], timeout=timeout)
             for conn in ready:
                 slot = next((s for s in slots if s.conn is conn), None)
@@ -240,11 +331,10 @@ def run_pages(
                     reports = conn.recv()
                 except (EOFError, OSError):
                     slot.process.join(timeout=1)
-                    code = slot.process.exitcode
-                    reason = _exit_reason(code)
+                    reason = _exit_reason(slot.process.exitcode)
                     lose_page(slot, f"crashed the page process ({reason})")
                     continue
-                slot.deadline = time.monotonic() + page_seconds
+                slot.deadline = time.monotonic() + self.page_seconds
                 for kind, index, payload in reports:
                     if kind == "fatal":
                         raise PoolFatal(payload)
@@ -262,25 +352,45 @@ def run_pages(
                         rest = list(slot.chunk)
                         slot.chunk.clear()
                         slot.kill()
-                        slots.remove(slot)
-                        if rest:
-                            queue.appendleft(rest)
-                        if remaining and len(slots) < workers:
-                            fresh = start()
-                            slots.append(fresh)
-                            give_work(fresh)
+                        self._replace(slot, rest)
                         break
                 else:
-                    give_work(slot)
+                    self._give_work(slot)
         return True
-    finally:
-        for slot in slots:
+
+    def close(self) -> None:
+        for slot in self.slots:
             if slot.process.is_alive():
                 with contextlib.suppress(OSError):
                     slot.conn.send(None)
-        for slot in slots:
+        for slot in self.slots:
             slot.process.join(timeout=0.5)
             slot.kill()
+        self.slots = []
+
+
+def run_pages(
+    factory: PageHandlerFactory,
+    indices: list[int],
+    *,
+    workers: int,
+    page_seconds: float,
+    memory_mb: int,
+    on_result: Callable[[int, Any], None],
+    on_failure: Callable[[int, str], None],
+    cancelled: Callable[[], bool] = lambda: False,
+    deadline: float | None = None,
+) -> bool:
+    """``PagePool.run`` in a pool of its own, for a job that learnt about its document
+    before (the ``image`` job reads a frame's header in a guarded process first)."""
+    with PagePool(factory, workers=workers, page_seconds=page_seconds, memory_mb=memory_mb) as pool:
+        return pool.run(
+            indices,
+            on_result=on_result,
+            on_failure=on_failure,
+            cancelled=cancelled,
+            deadline=deadline,
+        )
 
 
 def _guarded_child(

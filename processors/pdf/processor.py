@@ -1,14 +1,15 @@
 """``pdf``: a whole document to Markdown, page by page, with OCR where the text layer fails.
 
-The job's own process only orchestrates: it fetches the source, checks the file, opens it in
-a guarded process (encrypted? how many pages?), hands the pages to page processes
-(processors/pdf/pool.py), saves the files they produce as they arrive, and assembles the
-Markdown once every page is in. See docs/processors/pdf.md.
+The job's own process only orchestrates: it fetches the source, checks the file, has the
+first page process open it (encrypted? how many pages?), hands the pages to the page
+processes (processors/pdf/pool.py), saves the files they produce as they arrive, and
+assembles the Markdown once every page is in. See docs/processors/pdf.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from processors.base import JobContext, Processor, ProcessorError
 from processors.pdf import cache
 from processors.pdf.llm import LLM_METHODS, get_engine
 from processors.pdf.params import PdfParams, describe_ranges, parse_pages
-from processors.pdf.pool import collector_paused
+from processors.pdf.pool import PagePool, PoolFatal, collector_paused
 
 PDF_MAGIC = b"%PDF-"
 OCR_USING_METHODS = {"ocr", "both", "llm_and_ocr"}
@@ -118,15 +119,11 @@ class PdfProcessor(Processor):
                 ctx.log(f"{exc.message} Pages without a usable text layer stay empty.", "warning")
         return None
 
-    def _open(self, path: Path, reference: str) -> dict[str, Any]:
-        from processors.pdf.pages import probe
-        from processors.pdf.pool import GuardFailed, run_guarded
-
+    def _opened(self, pool: PagePool, reference: str) -> dict[str, Any]:
+        """The document as the first page process found it (``pages.probe``)."""
         try:
-            info = run_guarded(
-                probe, str(path), seconds=min(_page_seconds(), 120), memory_mb=_memory_mb()
-            )
-        except GuardFailed as exc:
+            info = pool.open()
+        except PoolFatal as exc:
             raise ProcessorError(
                 "PDF_INVALID", f"the PDF cannot be opened: {exc}", {"source": reference}
             ) from exc
@@ -155,33 +152,11 @@ class PdfProcessor(Processor):
         tesseract: str | None,
         llm: Any,
     ) -> tuple[dict[str, Any], bool]:
-        from processors.pdf.pages import PageOptions
-        from processors.pdf.pool import PoolFatal, default_workers, run_pages
+        from processors.pdf.pages import PageOptions, probe
+        from processors.pdf.pool import default_workers
         from processors.registry import limits
 
         started = time.monotonic()
-        info = self._open(source.path, source.reference)
-        count = info["pages"]
-        indexes, beyond = parse_pages(params.pages, count)
-        warnings: list[str] = []
-        if beyond:
-            warnings.append(
-                f"pages {describe_ranges(beyond)} asked for, but the document has {count}"
-            )
-        if not indexes:
-            raise ProcessorError(
-                "PAGES_OUT_OF_RANGE",
-                f"none of the pages {params.pages!r} exist (the document has {count})",
-                {"pages": params.pages, "page_count": count},
-            )
-        if len(indexes) > settings.JOBCENTER_PDF_MAX_PAGES:
-            raise ProcessorError(
-                "PDF_TOO_LARGE",
-                f"{len(indexes)} pages to read, more than the limit of "
-                f"{settings.JOBCENTER_PDF_MAX_PAGES} (JOBCENTER_PDF_MAX_PAGES); select fewer "
-                "with pages",
-                {"page_count": count, "limit": settings.JOBCENTER_PDF_MAX_PAGES},
-            )
         workers = default_workers(settings.JOBCENTER_PDF_WORKERS)
         options = PageOptions(
             path=str(source.path),
@@ -196,63 +171,90 @@ class PdfProcessor(Processor):
             page_seconds=_page_seconds(),
             tesseract=tesseract,
         )
-        ctx.log(
-            f"{source.name}: {count} pages, reading {len(indexes)} with "
-            f"{params.extraction_method} ({params.engine}) in up to {workers} processes"
+        pool = PagePool(
+            options,
+            workers=workers,
+            page_seconds=_page_seconds(),
+            memory_mb=_memory_mb(),
+            describe=functools.partial(probe, str(source.path)),
+            describe_seconds=min(_page_seconds(), 120),
         )
-        outcome = Outcome(indexes)
-        stem = _stem(source)
-        total = len(indexes)
-
-        def report() -> None:
-            done = len(outcome.results) + len(outcome.failures)
-            ctx.progress(
-                100.0 * done / total * (0.97 if llm else 1.0), "pages", f"page {done}/{total}"
+        with pool:
+            info = self._opened(pool, source.reference)
+            count = info["pages"]
+            indexes, beyond = parse_pages(params.pages, count)
+            warnings: list[str] = []
+            if beyond:
+                warnings.append(
+                    f"pages {describe_ranges(beyond)} asked for, but the document has {count}"
+                )
+            if not indexes:
+                raise ProcessorError(
+                    "PAGES_OUT_OF_RANGE",
+                    f"none of the pages {params.pages!r} exist (the document has {count})",
+                    {"pages": params.pages, "page_count": count},
+                )
+            if len(indexes) > settings.JOBCENTER_PDF_MAX_PAGES:
+                raise ProcessorError(
+                    "PDF_TOO_LARGE",
+                    f"{len(indexes)} pages to read, more than the limit of "
+                    f"{settings.JOBCENTER_PDF_MAX_PAGES} (JOBCENTER_PDF_MAX_PAGES); select fewer "
+                    "with pages",
+                    {"page_count": count, "limit": settings.JOBCENTER_PDF_MAX_PAGES},
+                )
+            ctx.log(
+                f"{source.name}: {count} pages, reading {len(indexes)} with "
+                f"{params.extraction_method} ({params.engine}) in up to {workers} processes"
             )
+            outcome = Outcome(indexes)
+            stem = _stem(source)
+            total = len(indexes)
 
-        def on_result(index: int, page: Any) -> None:
-            number = index + 1
-            names: list[str] = []
-            if page.preview is not None:
-                name = f"previews/page-{number:04d}.png"
-                ctx.save_file(name, page.preview)
-                outcome.previews[index] = name
-                names.append(name)
-                page.preview = None
-            for position, data in enumerate(page.images, 1):
-                name = f"images/page-{number:04d}-{position:02d}.png"
-                ctx.save_file(name, data)
-                names.append(name)
-            page.images = []
-            outcome.assets[index] = names
-            outcome.results[index] = page
-            for warning in page.warnings:
-                ctx.log(f"page {number}: {warning}", "warning")
-            report()
+            def report() -> None:
+                done = len(outcome.results) + len(outcome.failures)
+                ctx.progress(
+                    100.0 * done / total * (0.97 if llm else 1.0), "pages", f"page {done}/{total}"
+                )
 
-        def on_failure(index: int, message: str) -> None:
-            outcome.failures[index] = message
-            ctx.log(f"page {index + 1}: {message}; the page is left out", "warning")
-            report()
+            def on_result(index: int, page: Any) -> None:
+                number = index + 1
+                names: list[str] = []
+                if page.preview is not None:
+                    name = f"previews/page-{number:04d}.png"
+                    ctx.save_file(name, page.preview)
+                    outcome.previews[index] = name
+                    names.append(name)
+                    page.preview = None
+                for position, data in enumerate(page.images, 1):
+                    name = f"images/page-{number:04d}-{position:02d}.png"
+                    ctx.save_file(name, data)
+                    names.append(name)
+                page.images = []
+                outcome.assets[index] = names
+                outcome.results[index] = page
+                for warning in page.warnings:
+                    ctx.log(f"page {number}: {warning}", "warning")
+                report()
 
-        timeout = float(limits(type(self)).get("timeout") or self.timeout)
-        deadline = started + max(timeout - 30.0, timeout * 0.9)
-        try:
-            finished = run_pages(
-                options,
-                indexes,
-                workers=workers,
-                page_seconds=_page_seconds(),
-                memory_mb=_memory_mb(),
-                on_result=on_result,
-                on_failure=on_failure,
-                cancelled=lambda: ctx.cancelled,
-                deadline=deadline,
-            )
-        except PoolFatal as exc:
-            raise ProcessorError(
-                "PDF_INVALID", f"the PDF cannot be read: {exc}", {"source": source.reference}
-            ) from exc
+            def on_failure(index: int, message: str) -> None:
+                outcome.failures[index] = message
+                ctx.log(f"page {index + 1}: {message}; the page is left out", "warning")
+                report()
+
+            timeout = float(limits(type(self)).get("timeout") or self.timeout)
+            deadline = started + max(timeout - 30.0, timeout * 0.9)
+            try:
+                finished = pool.run(
+                    indexes,
+                    on_result=on_result,
+                    on_failure=on_failure,
+                    cancelled=lambda: ctx.cancelled,
+                    deadline=deadline,
+                )
+            except PoolFatal as exc:
+                raise ProcessorError(
+                    "PDF_INVALID", f"the PDF cannot be read: {exc}", {"source": source.reference}
+                ) from exc
         if not finished:
             if ctx.cancelled:
                 return _discarded(ctx, outcome), False

@@ -779,7 +779,7 @@ def turned_text() -> bytes:
 
 def footnote_mark() -> bytes:
     """A paragraph of three lines with a footnote mark (7 pt, raised) after "Landtag" in
-    the second, and the footnote at the bottom of the page."""
+    the second, and two footnotes at the bottom of the page."""
     _register_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE_A4)
@@ -796,6 +796,42 @@ def footnote_mark() -> bytes:
             x += pdfmetrics.stringWidth(text, FONT, size)
     canvas.setFont(FONT, 8)
     canvas.drawString(60, 80, "12 Siehe Drucksache 17/1234 des Landtags.")
+    canvas.drawString(60, 70, "13 Beschlossen mit 45 zu 44 Stimmen.")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+GLYPH_HEADING = "Adaptive Irrigation in Semi-Arid Regions"
+GLYPH_FORM = [("Invoice date:", "14 November 2026"), ("Customer number:", "C-88231")]
+GLYPH_PARAGRAPH = [
+    "Water scarcity affects nearly two billion people worldwide, and farmers",
+    "in semiarid regions face unpredictable rainfall and shrinking aquifers",
+    "while prices for water keep rising from one season to the next.",
+]
+
+
+def glyph_by_glyph() -> bytes:
+    """Text as Chromium prints it: every glyph (blanks included) drawn on its own, in a
+    font set 4/3 too large and scaled by 0.75 (CSS pixels to points): a heading, two form
+    rows of a label and a value far apart, and a paragraph of three lines."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    canvas.scale(0.75, 0.75)
+
+    def glyphs(text: str, x: float, y: float, font: str, size: float) -> None:
+        for char in text:
+            canvas.setFont(font, size)
+            canvas.drawString(x, y, char)
+            x += pdfmetrics.stringWidth(char, font, size)
+
+    glyphs(GLYPH_HEADING, 80, 1040, FONT_BOLD, 26.67)
+    for row, (label, value) in enumerate(GLYPH_FORM):
+        glyphs(label, 80, 980 - 18 * row, FONT, 13.33)
+        glyphs(value, 300, 980 - 18 * row, FONT, 13.33)
+    for row, line in enumerate(GLYPH_PARAGRAPH):
+        glyphs(line, 80, 900 - 18 * row, FONT, 13.33)
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -360,3 +360,28 @@ def test_dialogue_set_double_spaced_keeps_its_one_line_paragraphs() -> None:
         "She closed the curtains, switched off the lamp in the hall and climbed the stairs "
         "slowly, one hand on the rail.",
     ]
+
+
+def test_footnotes_at_the_foot_of_a_page_are_a_paragraph_each() -> None:
+    """Set smaller than the body, one under the other: each starts with its number once
+    the one before has ended; a footnote's second line and body lines that start with a
+    number stay in their paragraph."""
+    body = [
+        _line("The budget was debated at length and passed in the end,", 100, 0),
+        _line("as the committee had proposed.", 112, 0),
+        _line("12 months later the money was spent. It was a close vote", 124, 0),
+        _line("in the end.", 136, 0),
+    ]
+    notes = [
+        _line("1 See the committee's report, printed matter 17/1234.", 760, 0, size=8.0),
+        _line("2 The vote was 45 to 44, with one member absent and two", 770, 0, size=8.0),
+        _line("abstaining.", 780, 0, size=8.0),
+        _line("\u00b3 Ibid., p. 14.", 790, 0, size=8.0),
+    ]
+    assert plain_text(_page(*body, *notes)).split("\n\n") == [
+        "The budget was debated at length and passed in the end, as the committee had "
+        "proposed. 12 months later the money was spent. It was a close vote in the end.",
+        "1 See the committee's report, printed matter 17/1234.",
+        "2 The vote was 45 to 44, with one member absent and two abstaining.",
+        "\u00b3 Ibid., p. 14.",
+    ]

@@ -28,6 +28,7 @@ DOCUMENTS = {
     "footnote marks": corpus.footnote_mark,
     "cropped and turned": corpus.cropped_and_turned,
     "standard fonts, bold by name": corpus.standard_fonts,
+    "glyph by glyph, scaled font": corpus.glyph_by_glyph,
 }
 
 

@@ -226,7 +226,7 @@ def test_cache_returns_earlier_results_without_extracting(
     def no_extraction(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("extracted again despite the cache")
 
-    monkeypatch.setattr("processors.pdf.pool.run_pages", no_extraction)
+    monkeypatch.setattr("processors.pdf.pool.PagePool.open", no_extraction)
     second, ctx = run_job(parameters)
     assert second["cached"] is True
     assert second["markdown_content"] == first["markdown_content"]
@@ -477,3 +477,18 @@ def test_llm_engine_without_a_chat_server(
         run_job({"source": str(pdf_corpus.path("lists")), "extraction_method": "llm"})
     assert caught.value.code == "LLM_UNAVAILABLE"
     assert "JOBCENTER_CHAT_URL" in caught.value.message
+
+
+def test_the_first_page_process_opens_the_document_without_a_process_of_its_own(
+    run_job: Runner, pdf_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork of the job's process is a fifth of a small document's time: the page count
+    and metadata come from the first page process (processors/pdf/pool.py PagePool)."""
+
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the document was opened in a process of its own")
+
+    monkeypatch.setattr("processors.pdf.pool.run_guarded", guarded)
+    results, _ = run_job({"source": str(pdf_corpus.path("lists")), "extraction_method": "native"})
+    assert results["metadata"]["page_count"] == len(pdf_corpus.documents["lists"].truth)
+    assert results["markdown_content"].startswith("## Page 1")

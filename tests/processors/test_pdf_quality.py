@@ -77,7 +77,7 @@ def test_a_watermark_is_left_out_and_sideways_text_is_read_along_its_lines(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
-def test_a_footnote_mark_stays_in_its_line_and_paragraph(
+def test_a_footnote_mark_stays_in_its_line_and_footnotes_are_a_paragraph_each(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
     results = _native(run_job, pdf_corpus, "footnote-mark", corpus.footnote_mark(), engine)
@@ -86,7 +86,23 @@ def test_a_footnote_mark_stays_in_its_line_and_paragraph(
         "Landtag\u00b9\u00b2 beschlossen, wie berichtet und wie es im Gesetz über den "
         "Haushalt vorgesehen ist.",
         "12 Siehe Drucksache 17/1234 des Landtags.",
+        "13 Beschlossen mit 45 zu 44 Stimmen.",
     ]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_text_drawn_glyph_by_glyph_in_a_scaled_font_reads_as_words_and_lines(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """As Chromium prints: pdfium gives a run per glyph, and a font size 4/3 of what the
+    text is scaled to. Before: "A d a p t i v e", and the form's labels read as a column."""
+    results = _native(run_job, pdf_corpus, "glyph-by-glyph", corpus.glyph_by_glyph(), engine)
+    assert results["page_texts"][0].split("\n\n") == [
+        corpus.GLYPH_HEADING,
+        *(f"{label} {value}" for label, value in corpus.GLYPH_FORM),
+        " ".join(corpus.GLYPH_PARAGRAPH),
+    ]
+    assert f"# {corpus.GLYPH_HEADING}" in results["markdown_content"]
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])

@@ -26,7 +26,8 @@ BUILD_DIR = Path(__file__).with_name("build")
 
 RUN_VALUES = 11
 """Numbers per text run in ``PdfiumHelper.runs``'s answer: first and last character index, the
-run's box (left, top, right, bottom in PDF space), font size, bold (0 or 1), whether it has
+run's box (left, top, right, bottom in PDF space), font size (scaled by the character's
+matrix), bold (0 or 1), whether it has
 an origin, the origin's y and the first character's angle (pdfium.c's enum)."""
 
 
@@ -46,6 +47,7 @@ class _Pdfium(ctypes.Structure):
             "FPDFPage_CountObjects",
             "FPDFPage_GetObject",
             "FPDFPageObj_GetType",
+            "FPDFText_GetMatrix",
         )
     ]
 
@@ -67,7 +69,7 @@ def build(compiler: str | None = None) -> Path:
     BUILD_DIR.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as folder:
         built = Path(folder) / target.name
-        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(SOURCE)]
+        command = [compiler, "-O2", "-shared", "-fPIC", "-o", str(built), str(SOURCE), "-lm"]
         finished = subprocess.run(command, capture_output=True, text=True, check=False)
         if finished.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed:\n{finished.stderr.strip()}")

@@ -17,6 +17,7 @@
  * ``python -m processors.pdf.native``.
  */
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,10 @@ typedef int (*font_weight_fn)(void *, int);
 typedef int (*char_origin_fn)(void *, int, double *, double *);
 typedef float (*char_angle_fn)(void *, int);
 typedef unsigned long (*font_info_fn)(void *, int, void *, unsigned long, int *);
+typedef struct {
+    float a, b, c, d, e, f;
+} Matrix; /* pdfium's FS_MATRIX */
+typedef int (*char_matrix_fn)(void *, int, Matrix *);
 typedef int (*count_objects_fn)(void *);
 typedef void *(*get_object_fn)(void *, int);
 typedef int (*object_type_fn)(void *);
@@ -42,6 +47,7 @@ typedef struct {
     count_objects_fn count_objects;
     get_object_fn get_object;
     object_type_fn object_type;
+    char_matrix_fn char_matrix;
 } Pdfium;
 
 enum { FPDF_PAGEOBJ_TEXT = 1 };
@@ -52,6 +58,15 @@ enum {
 };
 
 static const char *const BOLD_MARKERS[] = {"bold", "black", "heavy", "semibold", "demi"};
+
+/* engines._scaled: the font size as set, times the scale of the character's matrix (a
+ * PDF may set 13.33 and scale the text by 0.75, as Chromium's do). */
+static double scaled(const Pdfium *p, void *page, int index, double size) {
+    Matrix m;
+    if (size <= 0 || !p->char_matrix(page, index, &m)) return size;
+    double area = fabs((double)m.a * m.d - (double)m.b * m.c);
+    return area > 0 ? size * sqrt(area) : size;
+}
 
 /* engines._bold: by the font's weight; the standard fonts have none (0): by the name. */
 static int bold(const Pdfium *p, void *page, int index, int weight) {
@@ -151,7 +166,7 @@ int jc_pdfium_runs(const Pdfium *p, void *page, const unsigned short *text, int 
                 run[TOP] = top;
                 run[RIGHT] = right;
                 run[BOTTOM] = bottom;
-                run[SIZE] = p->font_size(page, first);
+                run[SIZE] = scaled(p, page, first, p->font_size(page, first));
                 run[BOLD] = bold(p, page, first, p->font_weight(page, first));
                 run[HAS_ORIGIN] = p->char_origin(page, first, &x, &y) ? 1 : 0;
                 run[ORIGIN_Y] = y;
