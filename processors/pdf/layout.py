@@ -446,46 +446,63 @@ def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
 def _leaf(items: list[Item]) -> list[list[Item]]:
     """A group read line by line: pieces of a line joined, top to bottom, left to right.
     Rows of pieces set far apart (a form's labels and values, a table of contents) are
-    read across, each row a group of its own: one line, one paragraph."""
+    read across, each row a group of its own: one line, one paragraph (``_is_form``).
+    Other rows with pieces apart (a justified line whose words the engine split at its
+    wide gaps) are lines of the group like the others."""
     leaf_lines = [item for item in items if isinstance(item, Line)]
     tables = [item for item in items if isinstance(item, Table)]
     ordered: list[Item] = list(merge_same_baseline(leaf_lines))
-    if not tables:
-        rows = _rows(ordered)  # type: ignore[arg-type]
-        if rows is not None:
-            return [[row] for row in rows]
+    if not tables and len(ordered) > 1 and _shares_a_baseline(ordered):  # type: ignore[arg-type]
+        rows = _baseline_groups(ordered)  # type: ignore[arg-type]
+        joined = [_row_line(row) for row in rows]
+        if _is_form(rows):
+            return [[row] for row in joined]
+        return [joined]  # type: ignore[list-item]
     ordered.extend(tables)
     ordered.sort(key=lambda item: (item.top if isinstance(item, Table) else item.baseline, item.x0))
     return [ordered]
 
 
-def _rows(lines: list[Line]) -> list[Line] | None:
-    """``lines`` (a leaf's, pieces of a line merged) as rows joined across wide gaps,
-    when half of the rows have pieces side by side, and two do or there is only one row
-    (a form's rows set far apart each make a band of their own); else None."""
-    if len(lines) < 2 or not _shares_a_baseline(lines):
-        return None
-    rows = _baseline_groups(lines)
-    split = sum(1 for row in rows if len(row) > 1)
-    if split == 0 or split < 0.5 * len(rows) or (split < 2 and len(rows) > 1):
-        return None
-    joined = []
-    for row in rows:
-        first = row[0]
-        longest = max(row, key=lambda line: len(line.text))
-        joined.append(
-            Line(
-                " ".join(line.text for line in row),
-                first.x0,
-                min(line.top for line in row),
-                row[-1].x1,
-                max(line.bottom for line in row),
-                first.baseline,
-                longest.size,
-                all(line.bold for line in row),
-            )
-        )
-    return joined
+def _is_form(rows: list[list[Line]]) -> bool:
+    """Whether visual lines (``_baseline_groups``) are a form's or a table of contents'
+    rows: half of them have pieces side by side, two do or there is only one row, and the
+    last pieces of those are a column: they start at one place (a form's values) or are
+    page numbers. Not justified text split at its wide gaps: its rows end flush at the
+    margin, where a row without gaps ends too."""
+    split = [row for row in rows if len(row) > 1]
+    if not split or len(split) < 0.5 * len(rows) or (len(split) < 2 and len(rows) > 1):
+        return False
+    margin = max(row[-1].x1 for row in rows)
+    if all(margin - row[-1].x1 <= 1.0 for row in split) and any(
+        len(row) == 1 and margin - row[0].x1 <= 1.0 for row in rows
+    ):
+        return False
+    lasts = [row[-1] for row in split]
+    starts = sorted(line.x0 for line in lasts)
+    aligned = starts[-1] - starts[0] <= 0.5 * max(line.size for line in lasts)
+    numbers = all(_PAGE_REFERENCE.match(line.text) for line in lasts)
+    return len(split) == 1 or aligned or numbers
+
+
+_PAGE_REFERENCE = re.compile(r"^(?:\d{1,4}|[ivxlc]{1,7})$", re.IGNORECASE)
+
+
+def _row_line(row: list[Line]) -> Line:
+    """The pieces of a visual line (left to right) as one line across their gaps."""
+    if len(row) == 1:
+        return row[0]
+    first = row[0]
+    longest = max(row, key=lambda line: len(line.text))
+    return Line(
+        " ".join(line.text for line in row),
+        first.x0,
+        min(line.top for line in row),
+        row[-1].x1,
+        max(line.bottom for line in row),
+        first.baseline,
+        longest.size,
+        all(line.bold for line in row),
+    )
 
 
 def _bands(items: list[Item], paragraph_gap: float, column_gap: float) -> list[list[Item]] | None:

@@ -199,20 +199,22 @@ def join_split_lines(lines: list[Line]) -> list[Line]:
     such a gap at the same place (``Label: value`` rows), its page segmentation makes the
     halves two blocks and reads all of the left block before the right one. A piece that
     sits on another line's baseline and starts less than a line height after it ends is
-    that line's continuation (a column gutter is wider). Tesseract's order is kept."""
+    that line's continuation (a column gutter is wider). Tesseract's order is kept, and a
+    line already written is never taken again (when Tesseract read the right piece first,
+    as on a page turned sideways, the two stay apart)."""
     absorbed: set[int] = set()
     joined: list[Line] = []
     for index, line in enumerate(lines):
         if index in absorbed:
             continue
+        absorbed.add(index)
         while True:
             reach = max(line.size, line.height, 1.0)
             follower = next(
                 (
                     number
                     for number, other in enumerate(lines)
-                    if number != index
-                    and number not in absorbed
+                    if number not in absorbed
                     and abs(other.baseline - line.baseline) <= 0.3 * reach
                     and 0 <= other.x0 - line.x1 <= reach
                 ),

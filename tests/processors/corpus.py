@@ -837,6 +837,39 @@ def glyph_by_glyph() -> bytes:
     return buffer.getvalue()
 
 
+JUSTIFIED = [
+    "Die Rechtsschutzversicherungsgesellschaften verlangten von der "
+    "Kraftfahrzeughaftpflichtversicherung eine ausführliche Stellungnahme zur "
+    "Grundstücksverkehrsgenehmigungsverordnung, die seit Jahren für Verwirrung sorgt.",
+    "Äußerst schwierige Übergangsbestimmungen betreffen insbesondere die "
+    "Lebensmittelüberwachungsaufgabenübertragungsgesetze sowie die "
+    "Rinderkennzeichnungsfleischetikettierungsüberwachung. Größere Behörden müssen künftig "
+    "Überstunden ausgleichen.",
+    "Schließlich prüfte die Bundesausbildungsförderungsgesetzesnovelle die Zuständigkeiten "
+    "der Straßenverkehrsbehörden, der Arbeitsunfähigkeitsbescheinigungen und der "
+    "Bezirksschornsteinfegermeister.",
+]
+
+
+def justified() -> bytes:
+    """Three paragraphs of long German compounds, justified on an A5 page: lines with
+    gaps of several words' width, which pdfminer cuts a line at."""
+    from reportlab.lib.enums import TA_JUSTIFY
+    from reportlab.lib.pagesizes import A5
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    _register_fonts()
+    style = ParagraphStyle(
+        "justified", fontName=FONT, fontSize=11, leading=14, alignment=TA_JUSTIFY, spaceAfter=8
+    )
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=A5, leftMargin=40, rightMargin=40).build(
+        [Paragraph(text, style) for text in JUSTIFIED]
+    )
+    return buffer.getvalue()
+
+
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"
 SHOWN = ["Sichtbarer Text im Beschnitt, erste Zeile.", "Und die zweite Zeile des Textes."]
 

@@ -34,6 +34,17 @@ def test_halves_of_a_line_are_joined_but_columns_are_not() -> None:
     assert (joined[0].x0, joined[0].x1, joined[0].region) == (72, 300, 1)
 
 
+def test_a_line_already_read_is_not_taken_again_as_a_continuation() -> None:
+    """Tesseract on a page turned sideways read each line's right piece first: joined to
+    the left piece after it, every piece came out twice (441 characters became 828)."""
+    pieces = []
+    for n in range(3):
+        pieces += [_line(f"right {n}", 124, 300, 100 + 16 * n, 1)]
+        pieces += [_line(f"left {n}", 72, 120, 100 + 16 * n, 1)]
+    joined = join_split_lines(pieces)
+    assert sorted(line.text for line in joined) == sorted(line.text for line in pieces)
+
+
 def test_rows_of_alike_lines_are_read_line_by_line() -> None:
     """Twenty lines "Line N of page 1: jumps over …": Tesseract takes the text up to the
     aligned colons for a block of its own and read all the labels before the rest."""

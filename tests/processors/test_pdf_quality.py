@@ -106,6 +106,16 @@ def test_text_drawn_glyph_by_glyph_in_a_scaled_font_reads_as_words_and_lines(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_justified_lines_cut_at_their_wide_gaps_stay_in_their_paragraph(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """pdfminer cuts a justified line at gaps of several words' width; the pieces were
+    read as a form's rows, one word per paragraph."""
+    results = _native(run_job, pdf_corpus, "justified", corpus.justified(), engine)
+    assert results["page_texts"][0].split("\n\n") == corpus.JUSTIFIED
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
