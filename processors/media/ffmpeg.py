@@ -29,7 +29,9 @@ def ffmpeg_command() -> str:
 
 
 def to_wav(source: Path, destination: Path, *, timeout: float) -> None:
-    """Decode ``source``'s first audio stream to ``destination``.
+    """Decode ``source``'s first audio stream to ``destination``, from the media's time 0:
+    a track that starts late (a video whose sound begins after 6 s) or has gaps is padded
+    with silence, so that the transcript's times are the video's.
 
     MEDIA_UNDECODABLE when ffmpeg cannot read it (not media, corrupt, truncated), NO_AUDIO
     when it has no audio stream (a silent video)."""
@@ -45,6 +47,8 @@ def to_wav(source: Path, destination: Path, *, timeout: float) -> None:
         "-map",
         "0:a:0",
         "-vn",
+        "-af",
+        "aresample=async=1:first_pts=0",
         "-ac",
         "1",
         "-ar",
@@ -65,7 +69,8 @@ def to_wav(source: Path, destination: Path, *, timeout: float) -> None:
     if done.returncode == 0 and destination.is_file():
         return
     destination.unlink(missing_ok=True)
-    errors = done.stderr.decode("utf-8", "replace").strip()
+    # ffmpeg names the file by its path, which is the server's business: the name will do
+    errors = done.stderr.decode("utf-8", "replace").strip().replace(str(source), source.name)
     tail = errors.splitlines()[-3:]
     if "matches no streams" in errors or "does not contain any stream" in errors:
         raise ProcessorError(

@@ -69,6 +69,12 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _looks_like_html(head: bytes) -> bool:
+    """A page that mentions "%PDF-" (in a comment, a script) is still a page."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<!--", b"<head", b"<?xml"))
+
+
 def collect(url: str, folder: Path) -> list[Attachment]:
     """The PDFs behind ``url``, downloaded into ``folder``. A failure of ``url`` itself
     raises; a failure of one linked PDF is recorded on its Attachment."""
@@ -79,7 +85,7 @@ def collect(url: str, folder: Path) -> list[Attachment]:
     taken: set[str] = set()
     if head.startswith(ZIP_MAGIC):  # first: a ZIP of stored PDFs has %PDF- in its head too
         return _from_zip(folder / "listing", first.url, folder, taken)
-    if PDF_MAGIC in head:
+    if PDF_MAGIC in head and not _looks_like_html(head):
         name = _unique(safe_name(first.filename or "attachment.pdf"), taken)
         path = (folder / "listing").rename(folder / name)
         return [Attachment(name, first.url, path)]

@@ -41,7 +41,12 @@ PAGE, ATTACHMENTS, TRANSCRIBE, TRANSLATE, WRITE = 0, 10, 40, 85, 95
 
 
 def dossier_name(params: SessionParams) -> str:
-    name = safe_name(params.filename or params.session or "session")
+    """``filename`` as a file name; else the session's title, whose slashes are part of it
+    ("CI/CD pipelines" is "CI_CD pipelines.md", not "CD pipelines.md")."""
+    if params.filename:
+        name = safe_name(params.filename)
+    else:
+        name = safe_name((params.session or "session").replace("/", "_").replace("\\", "_"))
     return name if name.lower().endswith(".md") else f"{name}.md"
 
 

@@ -74,13 +74,15 @@ def to_mp3(wav: Path) -> Path:
     return target
 
 
-def to_mp4(wav: Path, seconds: float | None = None) -> Path:
-    """A small video: a test pattern at 160x120, the speech as AAC."""
+def to_mp4(wav: Path, seconds: float | None = None, *, sound_from: float = 0.0) -> Path:
+    """A small video: a test pattern at 160x120, the speech as AAC, starting ``sound_from``
+    seconds into the video."""
     target = wav.with_suffix(".mp4")
     limit = ["-t", str(seconds)] if seconds else ["-shortest"]
+    offset = ["-itsoffset", str(sound_from)] if sound_from else []
     ffmpeg(
         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
-        "-i", wav.as_posix(),
+        *offset, "-i", wav.as_posix(),
         *limit,
         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
         "-c:a", "aac", "-b:a", "64k",

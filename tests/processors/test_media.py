@@ -133,6 +133,20 @@ def test_mp4_video(media_settings: Any, speech: Speech, tmp_path: Path) -> None:
     assert results["chunks"] == 1
 
 
+def test_sound_that_starts_late_keeps_the_videos_times(
+    media_settings: Any, speech: Speech, tmp_path: Path
+) -> None:
+    """A video whose sound begins 6 s in: before, the transcript and subtitles started at
+    0 s and the duration was the sound's alone. (The sound's end is the transcript's.)"""
+    wav = tmp_path / "late.wav"
+    wav.write_bytes(speech.short_mp4.with_suffix(".wav").read_bytes())
+    video = to_mp4(wav, 20, sound_from=6.0)
+    results, _ = run(VideoProcessor, {"source": str(video)}, tmp_path / "media")
+    alone, _ = run(AudioProcessor, {"source": str(wav)}, tmp_path / "media")
+    assert results["duration_seconds"] == pytest.approx(6 + alone["duration_seconds"], abs=0.3)
+    assert results["segments"] and results["segments"][0]["start"] >= 5.5
+
+
 def error_of(processor: Any, parameters: dict[str, Any], root: Path) -> ProcessorError:
     with pytest.raises(ProcessorError) as caught:
         run(processor, parameters, root)
@@ -151,6 +165,7 @@ def test_undecodable_and_silent_inputs(media_settings: Any, speech: Speech, tmp_
     garbage.write_bytes(b"ID3" + bytes(range(256)) * 40)
     error = error_of(AudioProcessor, {"source": str(garbage)}, tmp_path)
     assert error.code == "MEDIA_UNDECODABLE" and "broken.mp3" in error.message
+    assert str(tmp_path) not in error.message  # the server's paths stay its own
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(speech.short_mp4.read_bytes()[:2000])
     assert error_of(VideoProcessor, {"source": str(truncated)}, tmp_path).code == (

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from processors.base import ProcessorError
 from processors.session import SessionProcessor
+from processors.session.processor import dossier_name
 from processors.testing import RecordingContext, run_processor
 from tests.processors.media_server import MediaServer, Reply, Request
 from tests.processors.media_site import (
@@ -336,3 +337,29 @@ def test_cancelled_during_attachments(session_settings: Any, site: Site, tmp_pat
     assert results == {"cancelled": True}
     assert not (ctx.workdir / "queues-that-scale.md").exists()
     assert [step for _, step, _ in ctx.progress_reports][-1] == "attachments"
+
+
+def test_a_listing_page_that_mentions_the_pdf_magic_is_read_as_a_page(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    """ "%PDF-" in the first kilobyte (a comment, a script) made the page a broken PDF."""
+    site.server.routes["/files/magic.html"] = Reply(
+        200,
+        b"<!DOCTYPE html><html><head><!-- exports as %PDF-1.7 --></head><body>"
+        b'<a href="/files/slides.pdf">Slides</a></body></html>',
+        "text/html",
+    )
+    results, _ = run(params(site, attachments_url=f"{site.url}/files/magic.html"), tmp_path)
+    assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
+    assert results["errors"] == []
+
+
+def test_a_dossier_is_named_after_the_whole_title() -> None:
+    title = {
+        "url": "https://conf.example.org/s/1",
+        "event": "DevConf",
+        "session": "CI/CD pipelines: a\\b",
+    }
+    assert dossier_name(SessionProcessor.Params.model_validate(title)) == "CI_CD pipelines_ a_b.md"
+    named = {**title, "filename": "reports/ci.md"}
+    assert dossier_name(SessionProcessor.Params.model_validate(named)) == "ci.md"
