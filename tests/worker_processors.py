@@ -64,6 +64,8 @@ def read_records(path: Path, event: str | None = None) -> list[Execution]:
 class RecordParams(ProcessorParams):
     path: str = ""
     seconds: float = Field(0, ge=0)
+    save_file: bool = False
+    """Save a file named after the run (a new name every run) in the job's folder."""
 
 
 class RecordProcessor(Processor):
@@ -75,6 +77,8 @@ class RecordProcessor(Processor):
 
     def run(self, params: RecordParams, ctx: JobContext) -> dict[str, Any]:
         record(params.path, "run", ctx)
+        if params.save_file:
+            ctx.save_file(f"run-{time.time_ns()}.txt", "a run's output")
         if params.seconds:
             time.sleep(params.seconds)
         return {"pid": os.getpid(), "attempt": ctx.attempt}

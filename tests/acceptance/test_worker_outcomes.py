@@ -127,6 +127,21 @@ def test_exception_is_retried_while_attempts_are_left(workers: Workers, tmp_path
     assert job.error["code"] == "PROCESSOR_ERROR"
 
 
+def test_a_restarted_job_starts_from_an_empty_folder(workers: Workers, tmp_path: Path) -> None:
+    """Restart runs a job from scratch: before, the files of its earlier run stayed and
+    were served (a failed rerun still offered the old transcript)."""
+    job_id = services.enqueue("record", {"save_file": True}).pk
+    workers.start("--concurrency", "1")
+    wait_for_status(job_id, "completed", workers, timeout=20)
+    folder = tmp_path / "media" / job_id
+    (first,) = folder.iterdir()
+    services.restart(job_id)  # back to pending at once, attempts reset
+    (job,) = wait_for_status(job_id, "completed", workers, timeout=20)
+    assert job.attempts == 1
+    (second,) = folder.iterdir()
+    assert second.name != first.name
+
+
 def test_progress_reaches_the_database_throttled_and_logs_become_rows(
     workers: Workers, tmp_path: Path
 ) -> None:
