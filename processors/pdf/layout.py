@@ -583,7 +583,9 @@ def _running_text(lines: list[Line]) -> bool:
 def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[Line]]]:
     """Ruled tables: at least three horizontal rules of the same extent with text between
     them; each band between two rules is a row, split into cells at the vertical rules (or,
-    without those, at the gaps between the texts)."""
+    without those, at the gaps between the texts). A rule drawn in pieces (a browser draws
+    a table's collapsed borders cell by cell) counts as one."""
+    rules = _joined_rules(rules)
     horizontal = sorted((rule for rule in rules if rule.horizontal), key=lambda r: r.top)
     groups: list[list[Rule]] = []
     for rule in horizontal:
@@ -644,6 +646,38 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
         used.update(id(line) for line in inside)
         found.append((Table(rows, x0, top, x1, bottom), inside))
     return found
+
+
+def _joined_rules(rules: list[Rule]) -> list[Rule]:
+    """Horizontal rules on one line that touch or overlap end to end, and vertical ones
+    likewise, as one rule each; other rules as they are."""
+    joined: list[Rule] = []
+    across = sorted((r for r in rules if r.horizontal), key=lambda r: (round(r.top), r.x0))
+    for rule in across:
+        last = joined[-1] if joined and joined[-1].horizontal else None
+        if (
+            last is not None
+            and abs(last.top - rule.top) <= 1
+            and abs(last.bottom - rule.bottom) <= 1
+            and rule.x0 <= last.x1 + 2
+        ):
+            last.x1 = max(last.x1, rule.x1)
+        else:
+            joined.append(Rule(rule.x0, rule.top, rule.x1, rule.bottom))
+    count = len(joined)
+    down = sorted((r for r in rules if r.vertical), key=lambda r: (round(r.x0), r.top))
+    for rule in down:
+        last = joined[-1] if len(joined) > count else None
+        if (
+            last is not None
+            and abs(last.x0 - rule.x0) <= 1
+            and abs(last.x1 - rule.x1) <= 1
+            and rule.top <= last.bottom + 2
+        ):
+            last.bottom = max(last.bottom, rule.bottom)
+        else:
+            joined.append(Rule(rule.x0, rule.top, rule.x1, rule.bottom))
+    return joined
 
 
 def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]:

@@ -476,6 +476,27 @@ def two_tables() -> bytes:
     return writer.finish()
 
 
+CELL_TABLE = [["Region", "Jan", "Feb", "Mar"], ["North", "120", "130", "125"],
+              ["West", "60", "62", ""], ["South", "90", "95", "98"]]  # fmt: skip
+
+
+def cell_bordered_table() -> bytes:
+    """A table whose borders are drawn cell by cell, as a browser draws collapsed borders:
+    every rule a segment of one cell's edge. The West row has no March figure."""
+    writer = Writer(furniture=False)
+    widths, x, top = [150.0, 80.0, 80.0, 80.0], 50.0, 760.0
+    lines, _ = grid(CELL_TABLE, x, top, widths)
+    rules: list[Rule] = []
+    for r in range(len(CELL_TABLE)):
+        upper, lower = top - r * 20, top - (r + 1) * 20
+        for c in range(len(widths)):
+            left, right = x + sum(widths[:c]), x + sum(widths[: c + 1])
+            rules += [(left, upper, right, upper), (left, lower, right, lower)]
+            rules += [(left, upper, left, lower), (right, upper, right, lower)]
+    writer.page([*lines, Line(50, 600, TWO_TABLES_TEXT)], rules)
+    return writer.finish()
+
+
 def lists(seed: int = 4) -> Document:
     rng = random.Random(seed)
     writer = Writer()

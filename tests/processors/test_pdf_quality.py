@@ -132,6 +132,20 @@ def test_tables_of_one_width_stay_apart_and_keep_their_empty_cells(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_table_whose_borders_are_drawn_cell_by_cell_is_a_table(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """Browsers draw a table's collapsed borders in pieces, one per cell edge: before, no
+    rule spanned the table, so it came out as lines, and the empty cell shifted the row."""
+    results = _native(run_job, pdf_corpus, "cell-borders", corpus.cell_bordered_table(), engine)
+    table = results["markdown_content"].split("\n\n")[1]
+    assert table == (
+        "| Region | Jan | Feb | Mar |\n| --- | --- | --- | --- |\n| North | 120 | 130 | 125 |\n"
+        "| West | 60 | 62 |  |\n| South | 90 | 95 | 98 |"
+    )
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_heading_in_a_standard_bold_font_is_a_heading(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
