@@ -20,8 +20,13 @@ class Segment:
     end: float
     text: str
 
-    def shifted(self, seconds: float) -> Segment:
-        return Segment(round(self.start + seconds, 3), round(self.end + seconds, 3), self.text)
+    def shifted(self, seconds: float, length: float | None = None) -> Segment:
+        """Moved by ``seconds``; with ``length``, kept within the chunk of that many seconds
+        it came from (a server may answer with an end past the audio)."""
+        start, end = self.start, self.end
+        if length is not None:
+            start, end = min(max(start, 0.0), length), min(max(end, 0.0), length)
+        return Segment(round(start + seconds, 3), round(max(start, end) + seconds, 3), self.text)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

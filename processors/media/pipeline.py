@@ -124,8 +124,8 @@ def transcribe_file(
                     ) from exc
                 finally:
                     chunk.unlink(missing_ok=True)
-                offset = start / SAMPLE_RATE
-                segments.extend(segment.shifted(offset) for segment in found)
+                offset, length = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
+                segments.extend(segment.shifted(offset, length) for segment in found)
                 fraction = 0.05 + 0.95 * number / len(bounds)
                 report(fraction, f"chunk {number}/{len(bounds)} ({100 * fraction:.0f} %)")
     return Transcript(

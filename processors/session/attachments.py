@@ -129,14 +129,14 @@ def _pdf_links(html: bytes, base: str) -> list[str]:
 
     document = lxml.html.document_fromstring(html, base_url=base)
     document.make_links_absolute(base, resolve_base_href=True)
-    links: list[str] = []
+    links: dict[str, str] = {}
     for element, attribute, link, _ in document.iterlinks():
         if element.tag != "a" or attribute != "href":
             continue
-        path = urlsplit(link).path.lower()
-        if path.endswith(".pdf") and link not in links:
-            links.append(link.split("#", 1)[0])
-    return list(dict.fromkeys(links))
+        parts = urlsplit(link)
+        if parts.path.lower().endswith(".pdf"):  # one file, whatever the query ("?download=1")
+            links.setdefault(parts._replace(query="", fragment="").geturl(), link.split("#")[0])
+    return list(links.values())
 
 
 def _from_zip(archive: Path, url: str, folder: Path, taken: set[str]) -> list[Attachment]:

@@ -25,7 +25,7 @@ from processors.engines.base import (
     transcription_engine,
 )
 from processors.engines.chat import translate
-from processors.fetch import Fetcher
+from processors.fetch import Fetcher, FetchTooLarge
 from processors.media import transcript as forms
 from processors.media.pipeline import Cancelled, Transcript, transcribe_file
 from processors.media.processor import max_bytes as media_max_bytes
@@ -73,6 +73,9 @@ class SessionProcessor(Processor):
         ctx.progress(PAGE, "page", f"fetching {params.url}")
         page = fetch_page(params.url)
         ctx.log(f"page {page.url}: {len(page.text)} characters of main text")
+        if not page.text.strip():  # a page its scripts fill in: worth finding in a batch
+            empty = ProcessorError("PAGE_EMPTY", "the page has no main text to read")
+            problem("page", empty, page.url)
         ctx.progress(ATTACHMENTS, "page", "page text extracted")
         assets: list[str] = []
 
@@ -242,9 +245,11 @@ class SessionProcessor(Processor):
         try:
             name = safe_name(urlsplit(params.video_url).path.rsplit("/", 1)[-1] or "video")
             ctx.progress(TRANSCRIBE, "transcribe", f"downloading {name}")
-            Fetcher(max_bytes=media_max_bytes(), timeout=30, total_timeout=3600).download(
-                params.video_url, folder / name
-            )
+            fetcher = Fetcher(max_bytes=media_max_bytes(), timeout=30, total_timeout=3600)
+            try:
+                fetcher.download(params.video_url, folder / name)
+            except FetchTooLarge as exc:  # as an audio or video job's would be
+                raise ProcessorError("MEDIA_TOO_LARGE", exc.message, exc.details) from exc
             key = cache.cache_key(
                 "transcript",
                 cache.file_sha256(folder / name),

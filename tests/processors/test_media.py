@@ -196,8 +196,9 @@ def test_chunks_go_to_a_server_engine_with_their_offsets(
     def reply(request: Request) -> Reply:
         calls.append(len(request.body))
         number = len(calls)
-        body = {"segments": [{"start": 0.5, "end": 1.5, "text": f"chunk {number}"}]}
-        return Reply(200, json.dumps(body).encode(), "application/json")
+        segments = [{"start": 0.5, "end": 1.5, "text": f"chunk {number}"}]
+        segments.append({"start": 2.0, "end": 70.0, "text": "past its chunk's end"})
+        return Reply(200, json.dumps({"segments": segments}).encode(), "application/json")
 
     server.routes["/v1/audio/transcriptions"] = reply
     results, ctx = run(
@@ -211,9 +212,13 @@ def test_chunks_go_to_a_server_engine_with_their_offsets(
     assert results["engine"] == "openai:whisper-1" and results["language"] == "fr"
     assert len(calls) == results["chunks"] >= 3
     assert [s["text"] for s in results["segments"]] == [
-        f"chunk {n}" for n in range(1, len(calls) + 1)
+        text for n in range(1, len(calls) + 1) for text in (f"chunk {n}", "past its chunk's end")
     ]
-    starts = [s["start"] for s in results["segments"]]
+    # an end past the chunk is the chunk's end: no overlaps, none past the duration
+    ends = [(s["start"], s["end"]) for s in results["segments"]]
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ends))
+    assert ends[-1][1] <= results["duration_seconds"]
+    starts = [s["start"] for s in results["segments"][::2]]
     assert starts[0] == 0.5
     # each chunk's times are shifted by where the chunk starts (about every 12 s, cut at a pause)
     assert all(7.0 <= b - a <= 12.5 for a, b in itertools.pairwise(starts))

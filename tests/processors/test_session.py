@@ -223,6 +223,10 @@ def test_video_failures_are_recorded_and_the_rest_produced(
     )
     assert [e["code"] for e in german["errors"]] == ["LANGUAGE_UNSUPPORTED"]
 
+    session_settings.JOBCENTER_MEDIA_MAX_BYTES = 1000
+    large, _ = run(params(site, video_url=f"{site.url}/media/talk.mp4"), tmp_path, "job-d")
+    assert [e["code"] for e in large["errors"]] == ["MEDIA_TOO_LARGE"]  # as a video job's
+
 
 def test_page_failures_fail_the_job(session_settings: Any, site: Site, tmp_path: Path) -> None:
     with pytest.raises(ProcessorError) as caught:
@@ -352,6 +356,31 @@ def test_a_listing_page_that_mentions_the_pdf_magic_is_read_as_a_page(
     results, _ = run(params(site, attachments_url=f"{site.url}/files/magic.html"), tmp_path)
     assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
     assert results["errors"] == []
+
+
+def test_a_page_without_main_text_is_recorded_as_a_partial_failure(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    """A page its scripts fill in: "completed" with no error hid it in a batch."""
+    site.server.routes["/shell.html"] = Reply(
+        200, b'<html><body><div id="app"></div><script>render()</script></body></html>', "text/html"
+    )
+    results, _ = run(params(site, url=f"{site.url}/shell.html"), tmp_path)
+    assert [(e["part"], e["code"]) for e in results["errors"]] == [("page", "PAGE_EMPTY")]
+    assert "_The page has no main text._" in results["markdown_content"]
+
+
+def test_a_pdf_linked_twice_with_a_query_is_one_attachment(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    site.server.routes["/files/twice.html"] = Reply(
+        200,
+        b'<html><body><a href="/files/slides.pdf">Slides</a>'
+        b'<a href="/files/slides.pdf?download=1">Download</a></body></html>',
+        "text/html",
+    )
+    results, _ = run(params(site, attachments_url=f"{site.url}/files/twice.html"), tmp_path)
+    assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
 
 
 def test_a_dossier_is_named_after_the_whole_title() -> None:
