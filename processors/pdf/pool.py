@@ -304,8 +304,8 @@ class PagePool:
                 return False
             now = time.monotonic()
             if widen_at is not None and now >= widen_at:
-                widen_at = None
-                self.target, self.ahead = workers, 1
+                widen_at = None  # slow pages: no chunk waits in a pipe, none is hoarded
+                self.target = workers
                 while self.queue and len(slots) < workers:
                     self._give_work(self._start())
             for slot in list(slots):
