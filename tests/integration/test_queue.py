@@ -84,7 +84,7 @@ class TestWhatIsClaimed:
         (job,) = queue.claim_jobs("w1", limit=1, lease_seconds=30)
         assert (job.job_type, job.parameters, job.attempt, job.max_attempts) == (
             "record",
-            {"path": "", "seconds": 1.0},
+            {"path": "", "seconds": 1.0, "save_file": False},
             1,
             3,
         )
