@@ -36,7 +36,11 @@ def test_three_workers_drain_a_batch_exactly_once(workers: Workers, tmp_path: Pa
     ]
     # All three ready before the first job exists: a worker that starts first on a busy
     # machine could otherwise drain the whole batch alone, and nothing would have raced.
-    processes = workers.start_many(WORKERS, "--concurrency", "2")
+    # A lease long enough that a worker stalled for seconds on a loaded machine (SQLite's
+    # write lock, six children on two cores) keeps its jobs: expiry is not under test here,
+    # and an echo job (one attempt) whose lease ran out would fail WORKER_LOST.
+    lease = {"JOBCENTER_LEASE_SECONDS": "30"}
+    processes = workers.start_many(WORKERS, "--concurrency", "2", env=lease)
     started = time.monotonic()
     created = create_batch("drain", specs)
     batch_id = created.batch.pk
