@@ -104,11 +104,11 @@ def run_task(conn: Connection, task: Task, cancel: Event, media_root: Path) -> t
         ]
         message = "The stored parameters no longer validate for this job type."
         return ("failed", task.job_id, _error("INVALID_PARAMETERS", message, details), False)
-    ctx = ChildContext(conn, task, cancel, media_root)
     if task.attempt == 1:
         # A first attempt starts from an empty folder: a restarted job (attempts reset) must
         # not serve the files of its earlier run, nor one released before it finished.
-        shutil.rmtree(ctx._workdir, ignore_errors=True)
+        shutil.rmtree(media_root / task.job_id, ignore_errors=True)
+    ctx = ChildContext(conn, task, cancel, media_root)
     try:
         results = processor().run(params, ctx)
         ctx.flush_progress()

@@ -650,11 +650,18 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
 
 def _joined_rules(rules: list[Rule]) -> list[Rule]:
     """Horizontal rules on one line that touch or overlap end to end, and vertical ones
-    likewise, as one rule each; other rules as they are."""
+    likewise, as one rule each; rules that are neither are left out (tables are made of
+    these two kinds only). Vertical rules are joined as horizontal ones, transposed."""
+    down = _joined_across([_transposed(rule) for rule in rules if rule.vertical])
+    return _joined_across([rule for rule in rules if rule.horizontal]) + [
+        _transposed(rule) for rule in down
+    ]
+
+
+def _joined_across(rules: list[Rule]) -> list[Rule]:
     joined: list[Rule] = []
-    across = sorted((r for r in rules if r.horizontal), key=lambda r: (round(r.top), r.x0))
-    for rule in across:
-        last = joined[-1] if joined and joined[-1].horizontal else None
+    for rule in sorted(rules, key=lambda r: (round(r.top), r.x0)):
+        last = joined[-1] if joined else None
         if (
             last is not None
             and abs(last.top - rule.top) <= 1
@@ -664,20 +671,11 @@ def _joined_rules(rules: list[Rule]) -> list[Rule]:
             last.x1 = max(last.x1, rule.x1)
         else:
             joined.append(Rule(rule.x0, rule.top, rule.x1, rule.bottom))
-    count = len(joined)
-    down = sorted((r for r in rules if r.vertical), key=lambda r: (round(r.x0), r.top))
-    for rule in down:
-        last = joined[-1] if len(joined) > count else None
-        if (
-            last is not None
-            and abs(last.x0 - rule.x0) <= 1
-            and abs(last.x1 - rule.x1) <= 1
-            and rule.top <= last.bottom + 2
-        ):
-            last.bottom = max(last.bottom, rule.bottom)
-        else:
-            joined.append(Rule(rule.x0, rule.top, rule.x1, rule.bottom))
     return joined
+
+
+def _transposed(rule: Rule) -> Rule:
+    return Rule(rule.top, rule.x0, rule.bottom, rule.x1)
 
 
 def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]:
