@@ -16,6 +16,7 @@ import functools
 import io
 import itertools
 import math
+import operator
 import re
 import statistics
 from collections import Counter
@@ -29,13 +30,13 @@ from PIL import Image
 
 from processors.pdf import native
 from processors.pdf.layout import (
+    FOLDABLE,
     Line,
     PageLayout,
     Rule,
     as_script,
     clean_spaces,
     clean_text,
-    needs_folding,
     reading_order,
 )
 
@@ -136,10 +137,8 @@ class PdfiumPages:
         generators, Chromium's PDFs among them, draw every glyph on its own, and pdfium
         gives each a run) the words of a line too (``_continues``): the layout analysis
         expects lines, and would read a form's words as columns."""
-        clean = clean_text if needs_folding(text) else clean_spaces
         step = native.RUN_VALUES
-        firsts, lasts = values[::step], values[1::step]
-        lengths = sorted(last - first for first, last in zip(firsts, lasts, strict=True))
+        lengths = sorted(map(operator.sub, values[1::step], values[::step]))
         glyphs = bool(lengths) and lengths[len(lengths) // 2] <= 2
         pieces: list[list[Any]] = []
         numbers = iter(values)
@@ -150,9 +149,12 @@ class PdfiumPages:
                 size = max(y1 - y0, 1.0)
             elif size >= WATERMARK_SIZE and y1 - y0 > 1.6 * size and _diagonal(angle):
                 continue  # a watermark across the page ("ENTWURF"), not its text
-            piece = [int(first), int(last), x0, y1, x1, y0, size, bold > 0]
-            piece.append(origin_y if has_origin else y0)
-            if pieces and _continues(pieces[-1], piece, text, glyphs):
+            piece = [
+                int(first), int(last), x0, y1, x1, y0, size, bold > 0,
+                origin_y if has_origin else y0,
+            ]  # fmt: skip
+            # a run that does not start where the one before ended cannot continue it
+            if pieces and pieces[-1][1] == piece[0] and _continues(pieces[-1], piece, text, glyphs):
                 joined = pieces[-1]
                 joined[1], joined[4] = piece[1], max(joined[4], piece[4])
                 joined[3], joined[5] = max(joined[3], piece[3]), min(joined[5], piece[5])
@@ -160,7 +162,15 @@ class PdfiumPages:
                 pieces.append(piece)
         runs: list[Line] = []
         for first, last, x0, y1, x1, y0, size, bold, baseline in pieces:
-            run = clean(text[first:last])
+            run = text[first:last]
+            # the usual run holds no other white space than blanks (those are not printable)
+            # and nothing to unfold: trimming is all it needs, a tenth of the engine's Python
+            if run.isprintable() and (run.isascii() or FOLDABLE.search(run) is None):
+                run = run.strip(" ")
+                if "  " in run:
+                    run = clean_spaces(run)
+            else:
+                run = clean_text(run)
             if run:
                 runs.append(
                     Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)

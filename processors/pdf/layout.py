@@ -10,6 +10,7 @@ measured from the top-left corner of the page (y grows downwards).
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import statistics
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ _FOLD = {
     "\ufeff": "",
     "\x00": "",
 }
-_FOLDABLE = re.compile("[" + "".join(re.escape(char) for char in _FOLD) + "]")
+FOLDABLE = re.compile("[" + "".join(re.escape(char) for char in _FOLD) + "]")
 
 
 def _unfold(match: re.Match[str]) -> str:
@@ -47,20 +48,15 @@ def _unfold(match: re.Match[str]) -> str:
 def clean_text(text: str) -> str:
     """Searching first is a tenth of the cost of replacing; replacing match by match, a
     third of ``str.translate``'s (which looks up every character)."""
-    if _FOLDABLE.search(text):
-        text = _FOLDABLE.sub(_unfold, text)
+    if FOLDABLE.search(text):
+        text = FOLDABLE.sub(_unfold, text)
     return clean_spaces(text)
 
 
 def clean_spaces(text: str) -> str:
     """Blanks collapsed and trimmed: ``clean_text`` for a text known to hold nothing to
-    unfold (the pdfium engine searches a whole page once instead of every line). Splitting
-    and joining costs a fifth of a regular expression's substitution."""
+    unfold. Splitting and joining costs a fifth of a regular expression's substitution."""
     return " ".join(text.split())
-
-
-def needs_folding(text: str) -> bool:
-    return _FOLDABLE.search(text) is not None
 
 
 @dataclass(slots=True)
@@ -196,7 +192,10 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     if scripts:
         lines = [scripts.get(id(line), line) for line in lines]
     moved = {id(line) for line in scripts.values()}
-    ordered = _by_visual_line(lines)
+    ordered = sorted(lines, key=_BASELINE)
+    if not _shares_a_baseline(ordered):  # the usual leaf: one piece per line, none to join
+        return ordered
+    ordered = [line for group in _baseline_groups(ordered) for line in group]
     merged: list[Line] = []
     for line in ordered:
         last = merged[-1] if merged else None
@@ -226,20 +225,15 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     return merged
 
 
-def _by_visual_line(lines: list[Line]) -> list[Line]:
-    """Top to bottom by baseline, and left to right within a visual line: a list marker
-    set larger or lower than its item (2 pt below, in some generators) comes before the
-    item, not after it."""
-    ordered = sorted(lines, key=lambda line: line.baseline)
-    if not _shares_a_baseline(ordered):  # the usual leaf: one piece per line
-        return ordered
-    return [line for group in _baseline_groups(ordered) for line in group]
+_BASELINE = operator.attrgetter("baseline")
 
 
 def _shares_a_baseline(ordered: list[Line]) -> bool:
-    """Whether two neighbours of ``ordered`` (by baseline) lie on one visual line."""
+    """Whether two neighbours of ``ordered`` (by baseline) lie on one visual line. Lines
+    that do not share one are not joined by ``merge_same_baseline`` either (it asks for
+    less: a quarter of their size apart), so its result is then ``ordered`` itself."""
     return any(
-        below.baseline - above.baseline <= 0.3 * max(below.size, above.size)
+        below.baseline - above.baseline <= 0.3 * max(below.size, above.size, 1)
         for above, below in itertools.pairwise(ordered)
     )
 
@@ -452,12 +446,14 @@ def _leaf(items: list[Item]) -> list[list[Item]]:
     leaf_lines = [item for item in items if isinstance(item, Line)]
     tables = [item for item in items if isinstance(item, Table)]
     ordered: list[Item] = list(merge_same_baseline(leaf_lines))
-    if not tables and len(ordered) > 1 and _shares_a_baseline(ordered):  # type: ignore[arg-type]
-        rows = _baseline_groups(ordered)  # type: ignore[arg-type]
-        joined = [_row_line(row) for row in rows]
-        if _is_form(rows):
-            return [[row] for row in joined]
-        return [joined]  # type: ignore[list-item]
+    if not tables:
+        if len(ordered) > 1 and _shares_a_baseline(ordered):  # type: ignore[arg-type]
+            rows = _baseline_groups(ordered)  # type: ignore[arg-type]
+            joined = [_row_line(row) for row in rows]
+            if _is_form(rows):
+                return [[row] for row in joined]
+            return [joined]  # type: ignore[list-item]
+        return [ordered]  # by baseline already, no two on one visual line
     ordered.extend(tables)
     ordered.sort(key=lambda item: (item.top if isinstance(item, Table) else item.baseline, item.x0))
     return [ordered]

@@ -153,6 +153,8 @@ class _Slot:
     """The index of the page the process is on (a shared integer)."""
     chunk: deque[int] = field(default_factory=deque)
     deadline: float = float("inf")
+    dismissed: bool = False
+    """Told to end (sent None)."""
 
     def kill(self) -> None:
         if self.process.is_alive() and self.process.pid:
@@ -356,13 +358,21 @@ class PagePool:
                         break
                 else:
                     self._give_work(slot)
+        self._dismiss()
         return True
 
-    def close(self) -> None:
+    def _dismiss(self) -> None:
+        """Tell every page process to end. After the last page this is not waited for:
+        the processes exit while the job puts the document together, and ``close()`` then
+        finds them gone (waiting cost a 200-page document 4 ms, a thirtieth of its time)."""
         for slot in self.slots:
-            if slot.process.is_alive():
+            if not slot.dismissed and slot.process.is_alive():
+                slot.dismissed = True
                 with contextlib.suppress(OSError):
                     slot.conn.send(None)
+
+    def close(self) -> None:
+        self._dismiss()
         for slot in self.slots:
             slot.process.join(timeout=0.5)
             slot.kill()

@@ -255,36 +255,38 @@ class PdfProcessor(Processor):
                 raise ProcessorError(
                     "PDF_INVALID", f"the PDF cannot be read: {exc}", {"source": source.reference}
                 ) from exc
-        if not finished:
-            if ctx.cancelled:
-                return _discarded(ctx, outcome), False
-            raise ProcessorError(
-                "PDF_TIMEOUT",
-                f"the document was not read within {timeout:g} s (the job's timeout)",
-                {"pages_done": len(outcome.results)},
+            if not finished:
+                if ctx.cancelled:
+                    return _discarded(ctx, outcome), False
+                raise ProcessorError(
+                    "PDF_TIMEOUT",
+                    f"the document was not read within {timeout:g} s (the job's timeout)",
+                    {"pages_done": len(outcome.results)},
+                )
+            if len(outcome.failures) == len(indexes):
+                first = next(iter(outcome.failures.values()))
+                slow = all(
+                    message.startswith("took more than") for message in outcome.failures.values()
+                )
+                raise ProcessorError(
+                    # every page ran out of time: a valid document too slow for the page budget
+                    "PDF_TIMEOUT" if slow else "PDF_INVALID",
+                    f"no page could be read (first: {first})"
+                    + (
+                        "; raise JOBCENTER_PDF_PAGE_SECONDS for documents this slow" if slow else ""
+                    ),
+                    {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
+                )
+            results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)
+            if ctx.cancelled:  # while a vision model read the pages
+                return _discarded(ctx, outcome, results["markdown_file"]), False
+            results["source"] = source.describe(sha256)
+            results["seconds"] = round(time.monotonic() - started, 3)
+            ctx.progress(100, "done", f"page {total}/{total}")
+            complete = not outcome.failures and not any(
+                page.warnings for page in outcome.results.values()
             )
-        if len(outcome.failures) == len(indexes):
-            first = next(iter(outcome.failures.values()))
-            slow = all(
-                message.startswith("took more than") for message in outcome.failures.values()
-            )
-            raise ProcessorError(
-                # every page ran out of time: a valid document too slow for the page budget
-                "PDF_TIMEOUT" if slow else "PDF_INVALID",
-                f"no page could be read (first: {first})"
-                + ("; raise JOBCENTER_PDF_PAGE_SECONDS for documents this slow" if slow else ""),
-                {"failures": {str(i + 1): m for i, m in outcome.failures.items()}},
-            )
-        results = self._assemble(params, ctx, outcome, info, stem, llm, warnings)
-        if ctx.cancelled:  # while a vision model read the pages
-            return _discarded(ctx, outcome, results["markdown_file"]), False
-        results["source"] = source.describe(sha256)
-        results["seconds"] = round(time.monotonic() - started, 3)
-        ctx.progress(100, "done", f"page {total}/{total}")
-        complete = not outcome.failures and not any(
-            page.warnings for page in outcome.results.values()
-        )
-        return results, complete
+            return results, complete
 
     def _assemble(
         self,

@@ -52,6 +52,19 @@ def test_more_workers_join_the_describing_process_for_the_pages() -> None:
     assert len(set(read.values())) == 2
 
 
+def test_page_processes_end_with_the_last_page_while_the_job_goes_on() -> None:
+    """The job puts the document together while its page processes exit: nothing waits
+    for them, and leaving the pool finds them gone."""
+    with _pool(os.getpid, workers=2) as pool:
+        pool.open()
+        assert pool.run(list(range(40)), on_result=lambda *_: None, on_failure=pytest.fail)
+        processes = [slot.process for slot in pool.slots]
+        assert len(processes) == 2
+        for process in processes:
+            process.join(timeout=5)
+        assert [process.exitcode for process in processes] == [0, 0]
+
+
 def _raises() -> None:
     raise ValueError("not a PDF at all")
 
