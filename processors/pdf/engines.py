@@ -80,6 +80,7 @@ class PdfiumPages:
                 pdfium_c.FPDFText_ClosePage(textpage)
             lines = _on_page(lines, x_min, width, height)
             rules: list[Rule] = []
+            marks: list[Rule] = []
             images = []
             for kind, bounds, obj, matrix in _object_bounds(page, _RULES_AND_IMAGES):
                 left, bottom, right, top = bounds
@@ -91,6 +92,8 @@ class PdfiumPages:
                 rule = Rule(left, height - top, right, height - bottom)
                 if rule.horizontal or rule.vertical:
                     rules.append(rule)
+                elif rule.mark:
+                    marks.append(rule)
                 elif rule.x1 - rule.x0 > 10 and rule.bottom - rule.top > 10:
                     for x0, y0, x1, y1 in _path_lines(obj, matrix):  # a grid as one path
                         rule = Rule(
@@ -103,7 +106,7 @@ class PdfiumPages:
                             rules.append(rule)
         finally:
             pdfium_c.FPDF_ClosePage(page)
-        layout = PageLayout(width, height, reading_order(lines, rules), "native")
+        layout = PageLayout(width, height, reading_order(lines, rules, marks), "native")
         layout.image_coverage = _coverage(images, width, height)
         return layout
 
@@ -694,6 +697,7 @@ class PdfminerPages:
             left, top = visible[0], visible[3]
         lines: list[Line] = []
         rules: list[Rule] = []
+        marks: list[Rule] = []
         turned: list[Any] = []
 
         def walk(obj: Any) -> None:
@@ -741,6 +745,8 @@ class PdfminerPages:
                 rule = Rule(obj.x0 - left, top - obj.y1, obj.x1 - left, top - obj.y0)
                 if rule.horizontal or rule.vertical:
                     rules.append(rule)
+                elif rule.mark:
+                    marks.append(rule)
                 return
             if hasattr(obj, "__iter__"):
                 for child in obj:
@@ -750,7 +756,7 @@ class PdfminerPages:
         lines.extend(_sideways_lines(turned, left, top))
         width, height = visible[2] - visible[0], visible[3] - visible[1]
         lines = _on_page(lines, 0.0, width, height)
-        return PageLayout(width, height, reading_order(lines, rules), "native")
+        return PageLayout(width, height, reading_order(lines, rules, marks), "native")
 
 
 def _visible_part(pdf_page: Any, page: Any) -> tuple[float, float, float, float]:

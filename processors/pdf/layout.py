@@ -133,7 +133,7 @@ class PageLayout:
 
 @dataclass
 class Rule:
-    """A ruling line (a table border) as a segment."""
+    """The box of a drawn shape: a ruling line (a table border) as a segment, or a mark."""
 
     x0: float
     top: float
@@ -147,6 +147,13 @@ class Rule:
     @property
     def vertical(self) -> bool:
         return (self.x1 - self.x0) <= 2.5 and (self.bottom - self.top) > 10
+
+    @property
+    def mark(self) -> bool:
+        """Small and about square: perhaps a list's bullet drawn as a shape, as browsers
+        draw discs, circles and squares (``with_drawn_bullets`` decides)."""
+        width, height = self.x1 - self.x0, self.bottom - self.top
+        return 1.0 <= width <= 10.0 and 1.0 <= height <= 10.0 and 0.6 <= width / height <= 1.6
 
 
 # --- lines -----------------------------------------------------------------------------------
@@ -316,13 +323,20 @@ def _weighted_size(a: Line, b: Line) -> float:
 # --- reading order ---------------------------------------------------------------------------
 
 
-def reading_order(lines: list[Line], rules: list[Rule] = ()) -> list[Item]:  # type: ignore[assignment]
+def reading_order(
+    lines: list[Line],
+    rules: list[Rule] = (),  # type: ignore[assignment]
+    marks: list[Rule] = (),  # type: ignore[assignment]
+) -> list[Item]:
     """Order a page's lines for reading: tables (found from ruling lines) become Table
     items, the rest is cut recursively at the widest empty gap, vertical gaps splitting
-    columns (left before right) and horizontal gaps splitting bands (top before bottom)."""
+    columns (left before right) and horizontal gaps splitting bands (top before bottom).
+    ``marks``: small shapes (``Rule.mark``), bullets where they stand before a line."""
     lines = [line for line in lines if line.text]
     if not lines:
         return []
+    if marks:
+        with_drawn_bullets(lines, marks)
     items: list[Line | Table] = list(lines)
     for table, members in find_tables(lines, list(rules)):
         member_ids = {id(line) for line in members}
@@ -337,6 +351,35 @@ def reading_order(lines: list[Line], rules: list[Rule] = ()) -> list[Item]:  # t
             item.region = region
             ordered.append(item)
     return ordered
+
+
+BULLET = "\u2022"
+
+
+def with_drawn_bullets(lines: list[Line], marks: list[Rule]) -> None:
+    """Lines that a mark (``Rule.mark``) stands before, as a list's bullet drawn as a shape
+    does, start with a bullet character, and their box with the mark: the text layer has
+    no character for such a bullet, and its items would run together into one paragraph.
+    A mark counts where it is a sixth to three quarters of the line's size wide, lies
+    beside the line's middle and ends a tenth of its size to twice its size before the
+    line starts; the nearest such line takes it."""
+    for mark in marks:
+        middle = (mark.top + mark.bottom) / 2
+        width = mark.x1 - mark.x0
+        nearest: Line | None = None
+        for line in lines:
+            size = max(line.size, 1.0)
+            gap = line.x0 - mark.x1
+            if (
+                0.1 * size <= gap <= 2.0 * size
+                and size / 6 <= width <= 0.75 * size
+                and line.top <= middle <= line.bottom
+                and (nearest is None or gap < nearest.x0 - mark.x1)
+            ):
+                nearest = line
+        if nearest is not None and not nearest.text.startswith(BULLET):
+            nearest.text = f"{BULLET} {nearest.text}"
+            nearest.x0 = mark.x0
 
 
 def _gaps(spans: list[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:

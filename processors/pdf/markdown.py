@@ -92,12 +92,14 @@ class Paragraph:
     first: int = 0
     last: int = 0
     """The indexes of its first and last item in the page's reading order."""
+    left: float = 0.0
+    """Where its first line starts (a list item's marker): how deep a list item is nested."""
 
     def __reduce__(self) -> tuple[type[Paragraph], tuple[Any, ...]]:
         """Pickled as its values, like Line: every page sends its paragraphs."""
         return Paragraph, (
             self.kind, self.text, self.size, self.bold, self.lines, self.marker, self.table,
-            self.first, self.last,
+            self.first, self.last, self.left,
         )  # fmt: skip
 
 
@@ -185,6 +187,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                     None,
                     first,
                     last,
+                    lines[0].x0,
                 )
             )
             lines.clear()
@@ -565,11 +568,28 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
     """``below``: levels to put headings lower (under labels of the caller's)."""
     blocks: list[str] = []
     items: list[str] = []
+    levels: list[tuple[float, str]] = []
+    """The list's open levels, outermost first: where their items start, and the indent
+    of their items' text (where a nested list's markers go)."""
 
     def flush_list() -> None:
         if items:
             blocks.append("\n".join(items))
             items.clear()
+        levels.clear()
+
+    def add_item(paragraph: Paragraph, marker: str, text: str) -> None:
+        """An item nested under the one before where it starts further right, by 0.8 of
+        its size or more; back out where it starts left of an open level. Flat, nested
+        numbered lists ("1.", "1.", "2.", "2.") would be renumbered 1 to 4 by any viewer."""
+        unit = max(paragraph.size, 1.0)
+        while levels and paragraph.left < levels[-1][0] - 0.6 * unit:
+            levels.pop()
+        if levels and paragraph.left <= levels[-1][0] + 0.8 * unit:
+            levels.pop()  # the same level: this item takes the place of the one before
+        indent = levels[-1][1] if levels else ""
+        levels.append((paragraph.left, indent + " " * (len(marker) + 1)))
+        items.append(f"{indent}{marker} {text}")
 
     for paragraph in page.paragraphs:
         if paragraph.kind == "table" and paragraph.table is not None:
@@ -578,7 +598,7 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
             continue
         text = escape_inline(paragraph.text)
         if paragraph.kind == "li":
-            items.append(f"- {_escape(text)}")
+            add_item(paragraph, "-", _escape(text))
             continue
         level = styles.heading_level(paragraph, page.source)
         if level:
@@ -588,9 +608,9 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
                 flush_list()
                 blocks.append(f"{'#' * level} {paragraph.marker} {text}")
             elif paragraph.marker[:-1].isdigit():
-                items.append(f"{paragraph.marker} {_escape(text)}")
+                add_item(paragraph, paragraph.marker, _escape(text))
             else:  # "a)": its own list, not more items of a bullet list just before it
-                items.append(f"* {paragraph.marker} {_escape(text)}")
+                add_item(paragraph, "*", f"{paragraph.marker} {_escape(text)}")
             continue
         flush_list()
         if level:

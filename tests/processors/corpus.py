@@ -891,6 +891,62 @@ def justified() -> bytes:
     return buffer.getvalue()
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-pdf-header-footer",
+]
+
+
+def browser_pdf(html: str, folder: Path) -> bytes:
+    """``html`` printed to PDF by Debian's Chromium (installed by scripts/test.sh), as a
+    browser's "Save as PDF" makes it: glyphs drawn one by one, list bullets drawn as
+    shapes, list numbers as text."""
+    import subprocess
+
+    page = folder / "page.html"
+    page.write_text(html, encoding="utf-8")
+    output = folder / "page.pdf"
+    subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--print-to-pdf={output}", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return output.read_bytes()
+
+
+NESTED_LISTS_HTML = """<!doctype html><html lang="en"><body style="font: 12pt sans-serif">
+<h1>Project plan</h1>
+<p>The plan has these steps, each with its own tasks.</p>
+<ol>
+<li>Prepare the site<ol><li>Order the materials</li>
+<li>Clear the ground before the first delivery arrives</li></ol></li>
+<li>Build the frame<ul><li>Walls of timber</li><li>Roof of steel</li></ul></li>
+<li>Finish the work</li>
+</ol>
+<p>Shopping list:</p>
+<ul><li>Apples</li><li>Pears and more pears</li><li>Bread</li></ul>
+<p>After the list, a paragraph of running text.</p>
+</body></html>"""
+NESTED_LISTS_MARKDOWN = [
+    "1. Prepare the site\n"
+    "   1. Order the materials\n"
+    "   2. Clear the ground before the first delivery arrives\n"
+    "2. Build the frame\n"
+    "   - Walls of timber\n"
+    "   - Roof of steel\n"
+    "3. Finish the work",
+    "- Apples\n- Pears and more pears\n- Bread",
+]
+"""How ``NESTED_LISTS_HTML``'s lists read in Markdown: blocks of the page's Markdown."""
+
+
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"
 SHOWN = ["Sichtbarer Text im Beschnitt, erste Zeile.", "Und die zweite Zeile des Textes."]
 

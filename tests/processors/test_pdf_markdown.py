@@ -171,6 +171,35 @@ def test_a_bullet_glyph_starts_an_item_even_after_a_line_without_a_colon() -> No
     assert _markdown_of([lines]) == ["Im Paket enthalten sind\n\n- das Handbuch\n- die Software"]
 
 
+def _at(text: str, x0: float, top: float) -> Line:
+    return Line(text, x0, top, 400, top + 10, top + 8, 10.0)
+
+
+def test_list_items_set_further_right_are_nested_and_back_out_where_they_start_left() -> None:
+    lines = [
+        _at("1. Vorbereitung", 50, 100),
+        _at("a) Material bestellen", 68, 112),
+        _at("b) Gelände räumen", 68, 124),
+        _at("\u2022 vor der Lieferung", 86, 136),
+        _at("2. Bau", 50, 148),
+        _at("9. Abnahme", 56, 160),  # numbers set flush right: "9." starts later than "10."
+        _at("10. Übergabe", 50, 172),
+    ]
+    markdown = _markdown_of([lines])[0]
+    assert markdown == (
+        "1. Vorbereitung\n"
+        "   * a) Material bestellen\n"
+        "   * b) Gelände räumen\n"
+        "     - vor der Lieferung\n"
+        "2. Bau\n"
+        "9. Abnahme\n"
+        "10. Übergabe"
+    )
+    html = MarkdownIt("commonmark").render(markdown)
+    assert html.count("<ol>") == 1  # one numbered list, the lettered one inside its item
+    assert "<li>Vorbereitung\n<ul>\n<li>a) Material bestellen</li>" in html
+
+
 def _rendered_text(markdown: str) -> tuple[str, set[str]]:
     """What a CommonMark reader shows (the text of every inline) and which kinds of
     element it made of the Markdown."""

@@ -5,6 +5,7 @@ and ``auto`` runs OCR on exactly the pages that need it."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +104,21 @@ def test_text_drawn_glyph_by_glyph_in_a_scaled_font_reads_as_words_and_lines(
         " ".join(corpus.GLYPH_PARAGRAPH),
     ]
     assert f"# {corpus.GLYPH_HEADING}" in results["markdown_content"]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_lists_printed_by_a_browser_keep_their_nesting_and_drawn_bullets(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """Chromium draws a list's bullets as shapes, and the text layer has no character for
+    them: the items of a bullet list ran together into one paragraph. Nested lists came
+    out flat, and "1., 1., 2., 2." renders as 1 to 4 in any Markdown viewer."""
+    pdf = corpus.browser_pdf(corpus.NESTED_LISTS_HTML, tmp_path)
+    results = _native(run_job, pdf_corpus, "nested-lists", pdf, engine)
+    blocks = results["markdown_content"].strip().split("\n\n")
+    for expected in corpus.NESTED_LISTS_MARKDOWN:
+        assert expected in blocks
+    assert "After the list, a paragraph of running text." in blocks
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])

@@ -4,7 +4,14 @@ a column cut could happen on the way."""
 
 from __future__ import annotations
 
-from processors.pdf.layout import Line, Rule, as_script, find_tables, reading_order
+from processors.pdf.layout import (
+    Line,
+    Rule,
+    as_script,
+    find_tables,
+    reading_order,
+    with_drawn_bullets,
+)
 
 
 def _line(text: str, x0: float, top: float, x1: float, size: float = 10.0) -> Line:
@@ -180,3 +187,22 @@ def test_a_header_whose_every_cell_wraps_is_one_row() -> None:
     ]  # fmt: skip
     [(table, _)] = find_tables(lines, rules)
     assert table.rows == [["Item number", "Unit price"], ["A-100", "12.50"], ["B-200", "8.00"]]
+
+
+def test_a_small_shape_just_before_a_line_is_its_bullet() -> None:
+    """As browsers draw a list's discs and squares: the text layer has no character for
+    them. Shapes too large, too far off or not beside the line's middle are no bullets."""
+    items = [_line(text, 64, 100 + 14 * row, 300) for row, text in enumerate("ABCDE")]
+    with_drawn_bullets(
+        items,
+        [
+            Rule(52, 103, 56, 107),  # A: a disc before the line's middle
+            Rule(38, 117, 42, 121),  # B: 22 pt before the line, over two sizes away
+            Rule(52, 129, 61, 138),  # C: 9 pt wide, more than three quarters of the size
+            Rule(52, 142, 56, 146),  # D: a square before the middle
+            Rule(52, 151.5, 56, 155.5),  # E: between the lines D and E
+        ],
+    )
+    assert [line.text for line in items] == ["\u2022 A", "B", "C", "\u2022 D", "E"]
+    assert [line.x0 for line in items] == [52, 64, 64, 52, 64]
+    assert Rule(52, 103, 56, 107).mark and not Rule(52, 103, 80, 107).mark
