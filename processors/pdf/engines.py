@@ -31,12 +31,15 @@ from PIL import Image
 from processors.pdf import native
 from processors.pdf.layout import (
     FOLDABLE,
+    SCRIPT_SIZE,
     Line,
     PageLayout,
     Rule,
     as_script,
     clean_spaces,
     clean_text,
+    closed_up,
+    letter_spaced,
     reading_order,
 )
 
@@ -131,10 +134,10 @@ class PdfiumPages:
             return self._lines_by_box(raw, height)
         helper = native.pdfium()
         values = helper.runs(raw, buffer, count) if helper else self._run_values(raw, text)
-        return self._runs(values, text, height)
+        return self._runs(values, text, height, raw)
 
     @staticmethod
-    def _runs(values: list[float], text: str, height: float) -> list[Line]:
+    def _runs(values: list[float], text: str, height: float, raw: Any = None) -> list[Line]:
         """The runs (``native.RUN_VALUES`` numbers each) as lines with their text. Pieces
         of one word are joined first, and on a page whose runs are single glyphs (some
         generators, Chromium's PDFs among them, draw every glyph on its own, and pdfium
@@ -174,6 +177,11 @@ class PdfiumPages:
                     run = clean_spaces(run)
             else:
                 run = clean_text(run)
+            if raw is not None and run:
+                if letter_spaced(run):
+                    run = clean_text(closed_up(_letters(raw, text, first, last), size))
+                if text[first].isspace():  # the box takes in the blank: it starts at a glyph
+                    x0 = _first_glyph_left(raw, text, first, last, x0)
             if run:
                 runs.append(
                     Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)
@@ -381,6 +389,34 @@ class PdfiumPages:
             "pdf_version": _version(self.document.get_version()),
             "encrypted": pdfium_c.FPDF_GetSecurityHandlerRevision(self.document.raw) != -1,
         }
+
+
+def _letters(raw: Any, text: str, first: int, last: int) -> list[tuple[str, float, float]]:
+    """The characters from ``first`` to ``last`` of a text page but its blanks, with their
+    left and right edges (``layout.closed_up``): asked for only where a run is
+    letter-spaced, as few are."""
+    left, right, _, _ = cells = [ctypes.c_double() for _ in range(4)]
+    refs = [ctypes.byref(cell) for cell in cells]
+    letters = []
+    for index in range(first, last):
+        if not text[index].isspace() and pdfium_c.FPDFText_GetCharBox(raw, index, *refs):
+            letters.append((text[index], left.value, right.value))
+    return letters
+
+
+def _first_glyph_left(raw: Any, text: str, first: int, last: int, default: float) -> float:
+    """The left edge of the first character from ``first`` to ``last`` that is not a
+    blank: where a run's text starts after the blank its box takes in (a word space, or a
+    space pdfium put in for a gap), so that what touches a script is told apart from what
+    follows it after a space."""
+    for index in range(first, last):
+        if not text[index].isspace():
+            left, *cells = [ctypes.c_double() for _ in range(4)]
+            refs = [ctypes.byref(cell) for cell in (left, *cells)]
+            if pdfium_c.FPDFText_GetCharBox(raw, index, *refs):
+                return left.value
+            break
+    return default
 
 
 def _continues(piece: list[Any], after: list[Any], text: str, glyphs: bool) -> bool:
@@ -725,6 +761,9 @@ class PdfminerPages:
                     return
                 sizes = [ch.size for ch in chars] or [obj.height]
                 size = statistics.median(sizes)
+                if letter_spaced(text):
+                    letters = [(ch.get_text(), ch.x0, ch.x1) for ch in chars]
+                    text = clean_text(closed_up(letters, size))
                 baselines = [ch.matrix[5] for ch in chars] or [obj.y0]
                 fonts = Counter(ch.fontname for ch in chars)
                 bold = sum(n for font, n in fonts.items() if _bold_font(font)) > len(chars) / 2
@@ -800,13 +839,13 @@ def _with_scripts(line: Any, chars: list[Any]) -> str:
         return line.get_text()
     sizes = sorted(char.size for char in chars)
     body = sizes[len(sizes) // 2]
-    if sizes[0] > 0.8 * body:  # the usual line: nothing set small
+    if sizes[0] > SCRIPT_SIZE * body:  # the usual line: nothing set small
         return line.get_text()
-    baseline = statistics.median(char.matrix[5] for char in chars if char.size > 0.8 * body)
+    baseline = statistics.median(char.matrix[5] for char in chars if char.size > SCRIPT_SIZE * body)
     parts = []
     for part in line:
         text = part.get_text()
-        if isinstance(part, LTChar) and part.size <= 0.8 * body:
+        if isinstance(part, LTChar) and part.size <= SCRIPT_SIZE * body:
             shift = part.matrix[5] - baseline
             if abs(shift) > 0.15 * body:
                 text = as_script(text, shift > 0)

@@ -59,6 +59,31 @@ def clean_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
+_LETTER_SPACED = re.compile(r"[^\W\d_](?: [^\W\d_])+")
+
+
+def letter_spaced(text: str) -> bool:
+    """Single letters with a blank between each, four or more, or two or three capitals:
+    a word or a few set letter-spaced ("S U M M A R Y  O F"), which both engines read with
+    a blank after every letter (pdfium may give each word a run of its own: "O F")."""
+    return _LETTER_SPACED.fullmatch(text) is not None and (len(text) >= 7 or text.isupper())
+
+
+def closed_up(letters: list[tuple[str, float, float]], size: float) -> str:
+    """Letter-spaced text as words, from its letters with their left and right edges: a
+    blank only where the gap is wider than the usual gap between letters by a fifth of
+    the text size and by half (a word space set letter-spaced is the space and the spacing
+    on either side of it)."""
+    gaps = [after[1] - before[2] for before, after in itertools.pairwise(letters)]
+    usual = statistics.median(gaps) if gaps else 0.0
+    words = [letters[0][0]] if letters else []
+    for (letter, _, _), gap in zip(letters[1:], gaps, strict=True):
+        if gap > max(1.5 * usual, usual + 0.2 * size):
+            words.append(" ")
+        words.append(letter)
+    return "".join(words)
+
+
 @dataclass(slots=True)
 class Line:
     text: str
@@ -204,6 +229,7 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
         return ordered
     ordered = [line for group in _baseline_groups(ordered) for line in group]
     merged: list[Line] = []
+    after_script = False
     for line in ordered:
         last = merged[-1] if merged else None
         if (
@@ -212,10 +238,11 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             and line.x0 >= last.x1 - 1
             and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
         ):
-            # a script touching the word before it belongs to it ("m²"); after it, the
-            # next run's box takes in its leading blank, so a blank is always put there
+            # a script touching the word before it belongs to it ("m²"), and so does what
+            # touches the script ("H₂O", "CO₂,"): a run's box starts at its first glyph
             touching = line.x0 - last.x1 <= 0.2 * last.size
-            joint = "" if touching and id(line) in moved else " "
+            joint = "" if touching and (after_script or id(line) in moved) else " "
+            after_script = id(line) in moved
             text = last.text + joint + line.text
             merged[-1] = Line(
                 text,
@@ -229,6 +256,7 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             )
         else:
             merged.append(line)
+            after_script = id(line) in moved
     return merged
 
 
@@ -272,6 +300,11 @@ _SUBSCRIPT = str.maketrans(
 )
 
 
+SCRIPT_SIZE = 0.85
+"""A superscript or subscript is set at most this share of its line's size: browsers set
+``<sup>`` and ``<sub>`` a sixth smaller (0.83), word processors and TeX smaller still."""
+
+
 def as_script(text: str, raised: bool) -> str:
     """Digits (and + - = ( )) set small and raised as superscripts, lowered as subscripts
     ("m²", "10⁸", "H₂O", a footnote mark "¹²"): joined into their line as plain digits they
@@ -283,23 +316,23 @@ def as_script(text: str, raised: bool) -> str:
 
 def _scripts(lines: list[Line]) -> dict[int, Line]:
     """Superscripts and subscripts (a footnote mark, an exponent): short runs set at most
-    0.8 of the size of a line they sit beside, within its height, moved onto its baseline
-    (keyed by the id of the run they replace; the values' ids mark them as scripts).
+    ``SCRIPT_SIZE`` of the size of a line they sit beside, within its height, moved onto its
+    baseline (keyed by the id of the run they replace; the values' ids mark them as scripts).
     pdfium gives them runs of their own, which a raised baseline would sort out of line."""
     if len(lines) < 2:
         return {}
     sizes = [line.size for line in lines]
     largest = max(sizes)
-    if min(sizes) > 0.8 * largest:
+    if min(sizes) > SCRIPT_SIZE * largest:
         return {}
     moved: dict[int, Line] = {}
     for script in lines:
-        if len(script.text) > 4 or script.size > 0.8 * largest:
+        if len(script.text) > 4 or script.size > SCRIPT_SIZE * largest:
             continue
         for host in lines:
             reach = 0.3 * host.size
             if (
-                script.size <= 0.8 * host.size
+                script.size <= SCRIPT_SIZE * host.size
                 and host.top - reach <= script.top
                 and script.bottom <= host.bottom + reach
                 and (abs(script.x0 - host.x1) <= reach or abs(host.x0 - script.x1) <= reach)
@@ -335,6 +368,7 @@ def reading_order(
     lines = [line for line in lines if line.text]
     if not lines:
         return []
+    lines = without_drop_caps(lines)
     if marks:
         with_drawn_bullets(lines, marks)
     items: list[Line | Table] = list(lines)
@@ -351,6 +385,37 @@ def reading_order(
             item.region = region
             ordered.append(item)
     return ordered
+
+
+def without_drop_caps(lines: list[Line]) -> list[Line]:
+    """A drop cap (a paragraph's first letter set two lines high or more, the lines beside
+    it) joined to the first line beside it: read as a line of its own it became a heading,
+    or was joined into the second line, whose baseline it shares ("nce upon a time … O
+    paragraph"). A cap is one or two characters, at least twice the size of a line whose
+    top is level with its own (within that line's size) and that starts right after it
+    (within twice that line's size); the topmost such line takes it, without a blank
+    where it goes on in lower case ("O" + "nce")."""
+    caps = [line for line in lines if len(line.text) <= 2 and line.text[-1:].isalpha()]
+    if not caps:
+        return lines
+    taken: set[int] = set()
+    for cap in caps:
+        first: Line | None = None
+        for line in lines:
+            size = max(line.size, 1.0)
+            if (
+                line is not cap
+                and cap.size >= 2 * size
+                and abs(line.top - cap.top) <= size
+                and -0.1 * size <= line.x0 - cap.x1 <= 2 * size
+                and (first is None or line.top < first.top)
+            ):
+                first = line
+        if first is not None:
+            joint = "" if first.text[:1].islower() else " "
+            first.text = cap.text + joint + first.text
+            taken.add(id(cap))
+    return [line for line in lines if id(line) not in taken] if taken else lines
 
 
 BULLET = "\u2022"

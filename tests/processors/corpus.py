@@ -946,6 +946,21 @@ NESTED_LISTS_MARKDOWN = [
 ]
 """How ``NESTED_LISTS_HTML``'s lists read in Markdown: blocks of the page's Markdown."""
 
+TYPOGRAPHY_HTML = """<!doctype html><html lang="en"><body style="font: 12pt serif">
+<h2 style="letter-spacing: 0.4em">SUMMARY OF FINDINGS</h2>
+<p><span style="float: left; font-size: 42pt; line-height: 36pt; padding-right: 4pt">O</span>nce
+upon a time there was a long paragraph that starts with a drop cap, as magazines set their
+first paragraph, and it runs over several lines so that the drop cap spans three of them.</p>
+<p>Water is H<sub>2</sub>O, carbon dioxide CO<sub>2</sub>, and the area is 12 m<sup>2</sup>.</p>
+</body></html>"""
+TYPOGRAPHY_PARAGRAPHS = [
+    "SUMMARY OF FINDINGS",
+    "Once upon a time there was a long paragraph that starts with a drop cap, as magazines "
+    "set their first paragraph, and it runs over several lines so that the drop cap spans "
+    "three of them.",
+]
+"""The first paragraphs of ``TYPOGRAPHY_HTML`` as read; its last holds H₂O, CO₂ and m²."""
+
 
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"
 SHOWN = ["Sichtbarer Text im Beschnitt, erste Zeile.", "Und die zweite Zeile des Textes."]

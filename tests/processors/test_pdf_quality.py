@@ -122,6 +122,22 @@ def test_lists_printed_by_a_browser_keep_their_nesting_and_drawn_bullets(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_letter_spacing_drop_caps_and_scripts_printed_by_a_browser(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """Before: "S U M M A R Y O F F I N D I N G S"; "nce upon a time …" with the "O"
+    joined into the second line; a browser's <sub> and <sup> (a sixth smaller) read as
+    plain digits with pdfminer and as a line of their own with pdfium."""
+    pdf = corpus.browser_pdf(corpus.TYPOGRAPHY_HTML, tmp_path)
+    results = _native(run_job, pdf_corpus, "typography", pdf, engine)
+    paragraphs = results["page_texts"][0].split("\n\n")
+    assert paragraphs[:2] == corpus.TYPOGRAPHY_PARAGRAPHS
+    assert len(paragraphs) == 3
+    for script in ("H\u2082", "CO\u2082", "12 m\u00b2."):
+        assert script in paragraphs[2]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_justified_lines_cut_at_their_wide_gaps_stay_in_their_paragraph(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:

@@ -8,9 +8,12 @@ from processors.pdf.layout import (
     Line,
     Rule,
     as_script,
+    closed_up,
     find_tables,
+    letter_spaced,
     reading_order,
     with_drawn_bullets,
+    without_drop_caps,
 )
 
 
@@ -206,3 +209,27 @@ def test_a_small_shape_just_before_a_line_is_its_bullet() -> None:
     assert [line.text for line in items] == ["\u2022 A", "B", "C", "\u2022 D", "E"]
     assert [line.x0 for line in items] == [52, 64, 64, 52, 64]
     assert Rule(52, 103, 56, 107).mark and not Rule(52, 103, 80, 107).mark
+
+
+def test_letter_spaced_text_is_closed_up_into_its_words() -> None:
+    letters = [(c, 10 + 20 * i, 22 + 20 * i) for i, c in enumerate("SUMMARY")]
+    letters += [(c, 170 + 20 * i, 182 + 20 * i) for i, c in enumerate("OF")]  # a word gap
+    assert letter_spaced("S U M M A R Y O F") and letter_spaced("O F")
+    assert closed_up(letters, 18.0) == "SUMMARY OF"
+    # not letter-spacing: numbers, two small letters, words
+    for text in ("1 2 3 4", "a b", "x y z", "S U M M A R Y OF", "Summary"):
+        assert not letter_spaced(text)
+
+
+def test_a_drop_cap_joins_the_first_line_beside_it() -> None:
+    cap = Line("O", 35, 73, 62, 102, 101, 42.0)
+    first = _line("nce upon a time", 68, 71, 500, size=12)
+    second = _line("paragraph and so on", 68, 85, 500, size=12)
+    big = Line("A", 35, 300, 60, 330, 328, 40.0)  # alone: a section letter of a glossary
+    entry = _line("Abend, der", 35, 340, 200, size=12)
+    assert [line.text for line in without_drop_caps([cap, first, second, big, entry])] == [
+        "Once upon a time",
+        "paragraph and so on",
+        "A",
+        "Abend, der",
+    ]
