@@ -121,7 +121,9 @@ def claim_jobs(
     update did not get (another worker was faster) is simply not ours. On PostgreSQL the
     candidates are read ``FOR UPDATE SKIP LOCKED`` so concurrent workers take different jobs
     instead of queueing on the same rows (``skip_locked=False`` forces the portable path).
-    The attempt is counted here: a worker that dies holding the job has spent it.
+    The attempt is counted here: a worker that dies holding the job has spent it, and the
+    error of the attempt before it is cleared, so a retry that runs does not read as broken
+    (that error stays in the job's log, in the retry's line).
     ``exclude_ids``: the jobs the worker still runs or holds; one of them set back to pending
     waits until its current attempt has stopped instead of running twice side by side.
     """
@@ -152,6 +154,7 @@ def claim_jobs(
             attempts=F("attempts") + 1,
             started_at=now,
             progress=default_progress(),
+            error=None,
             updated_at=now,
         )
         # The compare-and-set may have lost some jobs to another worker: keep what is ours.

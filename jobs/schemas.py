@@ -317,7 +317,11 @@ class JobListItem(Schema):
     priority: int
     parameters: dict[str, Any]
     progress: ProgressOut
-    error: JobErrorOut | None
+    error: JobErrorOut | None = Field(
+        ...,
+        description="What ended a failed job; on a pending job waiting for its retry "
+        "(run_after), what failed its last attempt. A running attempt has none.",
+    )
     batch_id: str | None
     user: str | None
     access_control: AccessControlOut

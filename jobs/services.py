@@ -386,7 +386,8 @@ def claim(job_id: str, worker_id: str, *, lease_seconds: float = 60.0) -> Job:
 
 
 def start(job_id: str) -> Job:
-    """An attempt begins: counts it and stamps started_at."""
+    """An attempt begins: counts it and stamps started_at. The previous attempt's error is
+    cleared: a running retry is not failing, and that error stays in the job's log."""
     return _change_job(
         job_id,
         "start",
@@ -394,6 +395,7 @@ def start(job_id: str) -> Job:
         attempts=F("attempts") + 1,
         started_at=timezone.now(),
         progress=default_progress(),
+        error=None,
     )
 
 

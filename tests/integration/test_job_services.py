@@ -209,6 +209,14 @@ def test_start_counts_the_attempt_and_resets_progress(batch: Batch) -> None:
     assert last_log(job.pk).message == "Attempt started."
 
 
+def test_a_retry_attempt_starts_without_the_previous_attempts_error(batch: Batch) -> None:
+    job = make_job(R, batch)
+    services.retry(job.pk, "FLAKY", "attempt 1 fails", delay_seconds=0)
+    services.claim(job.pk, "w")
+    started = services.start(job.pk)
+    assert (started.status, started.attempts, started.error) == (R, 2, None)
+
+
 def test_complete_stores_results_and_releases_the_job(batch: Batch) -> None:
     job = make_job(R, batch)
     done = services.complete(job.pk, {"markdown_content": "# hi", "assets": ["a.png"]})

@@ -365,6 +365,28 @@ class TestFinishing:
         # The retried job is not claimable before its run_after; the released one is.
         assert claim("w2") == [released]
 
+    def test_a_retry_waits_pending_and_runs_without_the_previous_error(
+        self, held: tuple[str, list[str]]
+    ) -> None:
+        """Between attempts the job is pending, due at run_after, with the failed attempt's
+        error; once the retry is claimed it is processing, and that error no longer shows
+        as the job's (it stays in the log): processing with an error read as broken."""
+        _, (retried, *_) = held
+        error = {"code": "FLAKY", "message": "attempt 1 fails", "details": None}
+        before = timezone.now()
+        queue.finish_jobs("w1", [Outcome(retried, "retry", error=error, retry_delay=30, attempt=1)])
+        waiting = Job.objects.get(pk=retried)
+        assert (waiting.status, waiting.error, waiting.attempts) == (P, error, 1)
+        assert waiting.run_after is not None and waiting.run_after > before
+        assert claim("w2") == []  # not before run_after
+        Job.objects.filter(pk=retried).update(run_after=timezone.now())
+        assert claim("w2") == [retried]
+        running = Job.objects.get(pk=retried)
+        assert (running.status, running.error, running.attempts) == (R, None, 2)
+        assert JobLog.objects.filter(
+            job_id=retried, message__startswith="Attempt failed (FLAKY: attempt 1 fails)"
+        ).exists()
+
     def test_outcomes_for_jobs_no_longer_held_are_dropped(
         self, held: tuple[str, list[str]]
     ) -> None:
