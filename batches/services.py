@@ -7,7 +7,8 @@ for single jobs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from batches.counters import COUNTER_FIELDS, batch_status, set_counts
 from batches.models import Batch
 from jobcenter.bulk import bulk_insert
 from jobcenter.db import atomic, notify_jobs_pending
-from jobcenter.errors import JobCenterError, ValidationError
+from jobcenter.errors import DuplicateUniqueKey, JobCenterError, ValidationError
 from jobcenter.ids import uuid7
 from jobs.models import Job, JobLog
 from jobs.selectors import unfinished_keys
@@ -73,6 +74,37 @@ def _as_spec(item: JobSpec | Mapping[str, Any], position: int) -> JobSpec:
     return JobSpec(**item)
 
 
+def _check_repeated_keys(specs: Sequence[tuple[int, JobSpec]]) -> None:
+    """Refuse a submission that gives one unique_key to several of its jobs. Reusing the
+    first of them would drop the others' parameters without a word (and a batch would hold
+    fewer jobs than were sent); the caller has to say which one is meant."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, spec in specs:
+        if spec.unique_key:
+            positions[spec.unique_key].append(position)
+    repeated = {key: where for key, where in positions.items() if len(where) > 1}
+    if not repeated:
+        return
+    described = [
+        f"{key!r} at {', '.join(f'jobs[{p}]' for p in where)}"
+        for key, where in list(repeated.items())[:5]
+    ]
+    more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+    details = [
+        {
+            "field": f"jobs[{position}].unique_key",
+            "message": f"unique_key {key!r} is also given to jobs[{where[0]}]",
+        }
+        for key, where in repeated.items()
+        for position in where[1:]
+    ]
+    raise DuplicateUniqueKey(
+        f"A unique_key may name only one job of a batch; repeated: {'; '.join(described)}{more}. "
+        "Nothing was created.",
+        details=details[:MAX_ERRORS_REPORTED],
+    )
+
+
 def create_batch(
     batch_name: str,
     jobs: Iterable[JobSpec | Mapping[str, Any]],
@@ -85,7 +117,8 @@ def create_batch(
     """Create a batch and all its jobs in one transaction, bulk inserted.
 
     All or nothing: every job is validated first, and one invalid job rejects the call with
-    a ValidationError whose details name each bad field as ``jobs[i].…``.
+    a ValidationError whose details name each bad field as ``jobs[i].…``; a unique_key given
+    to two of the jobs rejects it with DuplicateUniqueKey.
     """
     items = list(jobs)
     if not items:
@@ -99,13 +132,15 @@ def create_batch(
         )
     access = normalize_access_control(access_control)
     batch_webhook = normalize_webhook(webhook)
-    specs: list[JobSpec] = []
     errors: list[dict[str, Any]] = []
+    numbered: list[tuple[int, JobSpec]] = []
     for position, item in enumerate(items):
         try:
-            specs.append(_as_spec(item, position))
+            numbered.append((position, _as_spec(item, position)))
         except ValidationError as exc:
             errors.extend(exc.details)
+    _check_repeated_keys(numbered)
+    specs: list[JobSpec] = [spec for _, spec in numbered]
     for attempt in range(3):
         try:
             return _insert_batch(batch_name, specs, errors, user, access, batch_webhook, is_active)
@@ -160,8 +195,6 @@ def _insert_batch(
             reused.append(position)
             job_ids.append(holder)
             continue
-        if key:  # a key twice in one batch: the first one wins
-            held[key] = (row["job_id"], user.pk if user is not None else None)
         rows.append(row)
         job_ids.append(row["job_id"])
     if errors:

@@ -34,6 +34,13 @@ class UnknownJobType(ValidationError):
     code = "UNKNOWN_JOB_TYPE"
 
 
+class DuplicateUniqueKey(ValidationError):
+    """One submission names a unique_key for two of its jobs: which of them is meant cannot
+    be told, so neither is guessed."""
+
+    code = "DUPLICATE_UNIQUE_KEY"
+
+
 class NotFound(JobCenterError):
     code = "NOT_FOUND"
     status_code = 404

@@ -72,6 +72,30 @@ def test_one_invalid_job_rejects_the_whole_batch(client: Client) -> None:
     assert not Batch.objects.exists() and not Job.objects.exists()
 
 
+def test_a_unique_key_repeated_in_one_batch_is_refused(client: Client) -> None:
+    """It made one job of the two silently, dropping the second's parameters."""
+    response = post(
+        client,
+        "/api/jobs/batch",
+        {
+            "batch_name": "b",
+            "jobs": [
+                {"job_type": "echo", "parameters": {"message": "a"}, "unique_key": "talk-7"},
+                {"job_type": "echo", "unique_key": "talk-8"},
+                {"job_type": "echo", "parameters": {"message": "b"}, "unique_key": "talk-7"},
+            ],
+        },
+    )
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["code"] == "DUPLICATE_UNIQUE_KEY"
+    assert "'talk-7' at jobs[0], jobs[2]" in error["message"]
+    assert error["details"] == [
+        {"field": "jobs[2].unique_key", "message": "unique_key 'talk-7' is also given to jobs[0]"}
+    ]
+    assert not Batch.objects.exists() and not Job.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

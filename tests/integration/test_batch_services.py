@@ -15,7 +15,7 @@ from batches import services as batch_services
 from batches.counters import batch_status
 from batches.models import Batch
 from batches.services import create_batch
-from jobcenter.errors import InvalidTransition, NotFound, ValidationError
+from jobcenter.errors import DuplicateUniqueKey, InvalidTransition, NotFound, ValidationError
 from jobs import queue, services
 from jobs.models import Job, JobLog
 from jobs.services import JobSpec
@@ -225,19 +225,27 @@ def test_ten_thousand_jobs_in_one_call() -> None:
 
 
 @pytest.mark.django_db
-def test_unique_key_twice_in_one_batch_makes_one_job() -> None:
-    created = create_batch(
-        "dupes",
-        [
-            {"job_type": "echo", "unique_key": "same"},
-            {"job_type": "echo", "unique_key": "other"},
-            {"job_type": "echo", "unique_key": "same"},
-        ],
-    )
-    assert created.job_ids[0] == created.job_ids[2] != created.job_ids[1]
-    assert created.reused == [2]
-    batch = assert_consistent(created.batch.pk)
-    assert batch.total_jobs == 2
+def test_unique_key_twice_in_one_batch_is_refused() -> None:
+    with pytest.raises(DuplicateUniqueKey) as refused:
+        create_batch(
+            "dupes",
+            [
+                {"job_type": "echo", "unique_key": "same"},
+                {"job_type": "echo", "unique_key": "other"},
+                {"job_type": "echo", "unique_key": "same"},
+                {"job_type": "echo", "unique_key": "other"},
+                {"job_type": "echo", "unique_key": "same"},
+            ],
+        )
+    error = refused.value
+    assert (error.code, error.status_code) == ("DUPLICATE_UNIQUE_KEY", 422)
+    assert "'same' at jobs[0], jobs[2], jobs[4]; 'other' at jobs[1], jobs[3]" in error.message
+    assert [detail["field"] for detail in error.details] == [
+        "jobs[2].unique_key",
+        "jobs[4].unique_key",
+        "jobs[3].unique_key",
+    ]
+    assert not Batch.objects.exists() and not Job.objects.exists()
 
 
 @pytest.mark.django_db

@@ -211,6 +211,10 @@ def test_jobs_file_from_a_path(tmp_path: Path) -> None:
             "line 2: colour: unknown field",
         ),
         ([{"parameters": {}}], "line 1: job_type: field required"),
+        (
+            [{"job_type": "echo", "unique_key": "k"}, "", {"job_type": "echo", "unique_key": "k"}],
+            "line 3: unique_key: unique_key 'k' is also given to line 1",
+        ),
         ([{"job_type": "echo"}, "", "{oops"], "line 3: not valid JSON"),
         ([{"job_type": "echo"}, "[1]"], "line 2: expected a JSON object"),
         (["", "  "], "holds no jobs"),

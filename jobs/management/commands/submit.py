@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -162,16 +163,22 @@ class Command(BaseCommand):
 
     @staticmethod
     def with_line_numbers(exc: JobCenterError, line_numbers: list[int]) -> str:
-        """Rewrite ``jobs[i].field`` into ``line N: field`` so the file can be fixed."""
+        """Rewrite ``jobs[i].field`` into ``line N: field`` so the file can be fixed (also
+        where a message names another job, as a repeated unique_key does)."""
+
+        def lines(text: str) -> str:
+            return re.sub(r"jobs\[(\d+)\]", lambda m: f"line {line_numbers[int(m[1])]}", text)
+
         problems = []
         for detail in exc.details or []:
             field = str(detail.get("field", ""))
+            message = lines(str(detail.get("message")))
             if field.startswith("jobs["):
                 index, _, rest = field[len("jobs[") :].partition("]")
                 line = line_numbers[int(index)]
-                problems.append(f"line {line}: {rest.lstrip('.')}: {detail.get('message')}")
+                problems.append(f"line {line}: {rest.lstrip('.')}: {message}")
             else:
-                problems.append(f"{field}: {detail.get('message')}")
+                problems.append(f"{field}: {message}")
         return "invalid jobs file, nothing was created:\n  " + "\n  ".join(problems)
 
     def wait(self, job_id: str) -> str:
