@@ -53,15 +53,16 @@ def batch_status(counts: Mapping[str, int]) -> str:
     return JobStatus.PENDING
 
 
-def _derive_status(batch_id: str, now: datetime) -> None:
-    """Write status and completed_at from the (locked) counters, when they change."""
+def _derive_status(batch_id: str, now: datetime) -> bool:
+    """Write status and completed_at from the (locked) counters, when they change. Returns
+    whether the batch is archived (read in the same query, for the jobs ending in it)."""
     row = (
         Batch.objects.filter(pk=batch_id)
-        .values("status", "completed_at", "total_jobs", *COUNTER_FIELDS.values())
+        .values("status", "completed_at", "total_jobs", "archived", *COUNTER_FIELDS.values())
         .first()
     )
     if row is None:
-        return
+        return False
     counts = {status: row[field] for status, field in COUNTER_FIELDS.items()}
     status = batch_status(counts)
     ended = row["total_jobs"] > 0 and not (
@@ -72,14 +73,16 @@ def _derive_status(batch_id: str, now: datetime) -> None:
         Batch.objects.filter(pk=batch_id).update(status=status, completed_at=completed_at)
         if ended and row["completed_at"] is None:
             record_batch_ending(batch_id)
+    return bool(row["archived"])
 
 
 def apply_status_changes(
     batch_id: str, changes: Mapping[str, int], *, added: int = 0, now: datetime | None = None
-) -> None:
+) -> bool:
     """Move counts between statuses: ``changes`` maps a status to the change in its number of
     jobs (e.g. ``{"pending": -1, "processing": +1}``); ``added`` changes ``total_jobs``.
-    Call inside the transaction that changes the jobs."""
+    Call inside the transaction that changes the jobs. Returns whether the batch is archived,
+    as read under the batch row's lock (so no archiving of the batch can slip in between)."""
     now = now or timezone.now()
     updates: dict[str, Any] = {"updated_at": now}
     for status, delta in changes.items():
@@ -89,7 +92,7 @@ def apply_status_changes(
     if added:
         updates["total_jobs"] = F("total_jobs") + added
     Batch.objects.filter(pk=batch_id).update(**updates)
-    _derive_status(batch_id, now)
+    return _derive_status(batch_id, now)
 
 
 def set_counts(batch_id: str, counts: Mapping[str, int], *, now: datetime | None = None) -> None:

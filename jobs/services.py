@@ -165,11 +165,17 @@ def _check_key_owner(holder: Job, user: AbstractBaseUser | None, field: str) -> 
 # --- the transition engine ------------------------------------------------------------------
 
 
+ARCHIVED = "archived with its batch."
+
+
 class ChangeRecorder:
     """What a transaction that moves jobs between statuses must also write: the batch
     counters (one UPDATE per batch, whatever the number of jobs), a log line per job, a
-    wake-up for idle workers when jobs became pending, and the webhook outbox rows of jobs
-    that ended. Used by every service that changes job statuses, here and in jobs/queue.py.
+    wake-up for idle workers when jobs became pending, the webhook outbox rows of jobs
+    that ended, and the archiving of jobs that ended in an archived batch (archiving a
+    batch archives the jobs that have ended; those still running, or pending and later
+    cancelled, follow when they end). Used by every service that changes job statuses,
+    here and in jobs/queue.py.
     """
 
     def __init__(self, now: datetime) -> None:
@@ -177,11 +183,14 @@ class ChangeRecorder:
         self.deltas: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.logs: list[JobLog] = []
         self.ended: list[str] = []
+        self.ended_in: dict[str, list[str]] = defaultdict(list)
         self.requeued = False
 
     def moved(self, job_id: str, batch_id: str | None, old: str, new: str) -> None:
         if new in FINISHED:
             self.ended.append(job_id)
+            if batch_id is not None:
+                self.ended_in[batch_id].append(job_id)
         if new == JobStatus.PENDING:
             self.requeued = True
         if batch_id is not None and old != new:
@@ -192,8 +201,18 @@ class ChangeRecorder:
         self.logs.append(JobLog(job_id=job_id, timestamp=self.now, level=level, message=message))
 
     def save(self) -> None:
+        archive: list[str] = []
         for batch_id, changes in self.deltas.items():
-            apply_status_changes(batch_id, changes, now=self.now)
+            archived = apply_status_changes(batch_id, changes, now=self.now)
+            if archived and batch_id in self.ended_in:
+                archive += self.ended_in[batch_id]
+        for chunk in _chunks(archive):
+            Job.objects.filter(pk__in=chunk).update(archived=True)
+        if archive:  # said in the ending's own line: lines of one instant have no order
+            archived_now = set(archive)
+            for line in self.logs:
+                if line.job_id in archived_now:
+                    line.message = f"{line.message.rstrip('.')}; {ARCHIVED}"
         JobLog.objects.bulk_create(self.logs, batch_size=CHUNK)
         if self.requeued:
             notify_jobs_pending()

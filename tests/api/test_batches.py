@@ -11,6 +11,7 @@ from django.test import Client
 
 from batches.models import Batch
 from batches.services import create_batch
+from jobs import services
 from jobs.models import Job, JobLog
 from tests.api.conftest import drive, error_of
 from tests.api.processors import WITH_DOSSIER
@@ -253,6 +254,18 @@ def test_batch_actions(
     if action == "fail":
         failed = Job.objects.filter(batch=batch, error__code="FAILED_BY_OPERATOR")
         assert {job.error["message"] for job in failed} == {"stop"}
+
+
+def test_a_job_running_when_its_batch_is_archived_is_archived_when_it_ends(
+    client: Client, owner: Any
+) -> None:
+    batch = make_mixed(owner)
+    post(client, f"/api/batches/{batch.pk}/archive")
+    running = Job.objects.get(batch=batch, status="processing")
+    assert client.get(f"/api/jobs/{running.pk}").json()["archived"] is False
+    services.complete(running.pk, {})
+    body = client.get(f"/api/jobs/{running.pk}").json()
+    assert (body["status"], body["archived"]) == ("completed", True)
 
 
 def test_cancel_asks_workers_to_stop_running_jobs(client: Client, owner: Any) -> None:

@@ -361,6 +361,35 @@ def test_archive_and_unarchive_batch() -> None:
 
 
 @pytest.mark.django_db
+def test_jobs_that_end_after_their_batch_was_archived_are_archived_too() -> None:
+    """Archiving a batch with running jobs left them un-archived once they ended."""
+    batch_id, jobs = batch_with(R, R, R, P, P, C)
+    assert batch_services.archive_batch(batch_id) == 1
+    completed, failed, cancelled = jobs[R]
+    services.complete(completed, {})
+    services.fail(failed, "E", "failed")
+    services.cancel(cancelled)  # asks the worker to stop it
+    services.confirm_cancel(cancelled)
+    services.cancel(jobs[P][0])  # never ran: held by the archived batch, now cancelled
+    ended = [completed, failed, cancelled, jobs[P][0]]
+    assert set(
+        Job.objects.filter(batch_id=batch_id, archived=True).values_list("pk", flat=True)
+    ) == {
+        *ended,
+        *jobs[C],
+    }
+    assert not Job.objects.get(pk=jobs[P][1]).archived  # still pending: not finished
+    for job_id in ended:
+        messages = JobLog.objects.filter(job_id=job_id).values_list("message", flat=True)
+        assert sum(text.endswith("; archived with its batch.") for text in messages) == 1
+    # Unarchived, the batch's jobs end as they are.
+    batch_services.unarchive_batch(batch_id)
+    services.cancel(jobs[P][1])
+    assert not Job.objects.filter(batch_id=batch_id, archived=True).exists()
+    assert_consistent(batch_id)
+
+
+@pytest.mark.django_db
 def test_toggle_active() -> None:
     batch_id, _ = batch_with(P, C)
     assert batch_services.toggle_active(batch_id).is_active is False

@@ -387,6 +387,23 @@ class TestFinishing:
             job_id=retried, message__startswith="Attempt failed (FLAKY: attempt 1 fails)"
         ).exists()
 
+    def test_jobs_ending_in_an_archived_batch_are_archived(
+        self, held: tuple[str, list[str]]
+    ) -> None:
+        batch_id, (done, failed, retried, *_) = held
+        archive_batch(batch_id)
+        error = {"code": "E", "message": "m", "details": None}
+        queue.finish_jobs(
+            "w1",
+            [
+                Outcome(done, "completed", results={}, attempt=1),
+                Outcome(failed, "failed", error=error, attempt=1),
+                Outcome(retried, "retry", error=error, retry_delay=30, attempt=1),
+            ],
+        )
+        archived = set(Job.objects.filter(archived=True).values_list("pk", flat=True))
+        assert archived == {done, failed}  # the retried job is pending again, not ended
+
     def test_outcomes_for_jobs_no_longer_held_are_dropped(
         self, held: tuple[str, list[str]]
     ) -> None:
