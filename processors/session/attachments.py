@@ -1,6 +1,8 @@
 """Attachments: ``attachments_url`` is a PDF, a ZIP of PDFs, or a web page that links to
 PDFs. Each PDF is kept as an asset and read by the pdf processor's own extraction; one that
-fails is recorded and the others are still read."""
+fails is recorded and the others are still read. Files that are not taken (a ZIP's other
+members, a page's links to slides or documents in other formats, anything past the limit)
+are listed as skipped, with the reason, so that the user sees what the dossier lacks."""
 
 from __future__ import annotations
 
@@ -20,6 +22,17 @@ from processors.files import save_job_file
 
 PDF_MAGIC = b"%PDF-"
 ZIP_MAGIC = b"PK\x03\x04"
+DOCUMENT_SUFFIXES = frozenset(
+    {
+        ".ppt", ".pptx", ".pptm", ".pps", ".ppsx", ".pot", ".potx", ".key", ".odp",
+        ".doc", ".docx", ".docm", ".odt", ".rtf", ".txt", ".md", ".epub",
+        ".xls", ".xlsx", ".ods", ".csv",
+        ".zip", ".7z", ".rar", ".tar", ".gz", ".tgz",
+    }
+)  # fmt: skip
+"""What a page's link must end in to count as an attachment that is not taken (links to
+other pages, images or the site's own furniture are not attachments)."""
+NOT_PDF = "not a PDF; only PDFs are read"
 
 
 @dataclass
@@ -45,6 +58,38 @@ class Attachment:
             "chars": len(self.text),
             "error": self.error,
         }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file behind ``attachments_url`` that was not taken, and why."""
+
+    name: str
+    url: str
+    reason: str
+
+    def as_result(self) -> dict[str, str]:
+        return {"name": self.name, "url": self.url, "reason": self.reason}
+
+
+@dataclass
+class Collected:
+    """What ``collect`` found: the PDFs to read and the files it did not take."""
+
+    attachments: list[Attachment]
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+class NoPdf(ProcessorError):
+    """ATTACHMENTS_EMPTY: nothing to read, though maybe files in other formats were seen."""
+
+    def __init__(self, message: str, url: str, skipped: list[Skipped]) -> None:
+        super().__init__("ATTACHMENTS_EMPTY", message, {"url": url})
+        self.skipped = skipped
+
+
+def over_limit() -> str:
+    return f"beyond the limit of {max_attachments()} (JOBCENTER_SESSION_MAX_ATTACHMENTS)"
 
 
 def max_attachments() -> int:
@@ -75,9 +120,10 @@ def _looks_like_html(head: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html", b"<!--", b"<head", b"<?xml"))
 
 
-def collect(url: str, folder: Path) -> list[Attachment]:
-    """The PDFs behind ``url``, downloaded into ``folder``. A failure of ``url`` itself
-    raises; a failure of one linked PDF is recorded on its Attachment."""
+def collect(url: str, folder: Path) -> Collected:
+    """The PDFs behind ``url``, downloaded into ``folder``, and the files not taken. A
+    failure of ``url`` itself raises (NoPdf when it holds or links to no PDF); a failure of
+    one linked PDF is recorded on its Attachment."""
     fetcher = _fetcher()
     first = fetcher.download(url, folder / "listing")
     with (folder / "listing").open("rb") as handle:
@@ -88,20 +134,21 @@ def collect(url: str, folder: Path) -> list[Attachment]:
     if PDF_MAGIC in head and not _looks_like_html(head):
         name = _unique(safe_name(first.filename or "attachment.pdf"), taken)
         path = (folder / "listing").rename(folder / name)
-        return [Attachment(name, first.url, path)]
+        return Collected([Attachment(name, first.url, path)])
     if first.content_type in {"text/html", "application/xhtml+xml"} or b"<" in head[:200]:
         try:
-            links = _pdf_links((folder / "listing").read_bytes(), first.url)
+            links, others = _links((folder / "listing").read_bytes(), first.url)
         except (ValueError, lxml_errors()) as exc:
             raise ProcessorError(
                 "ATTACHMENT_UNSUPPORTED", f"{first.url} cannot be parsed as a page: {exc}"
             ) from exc
+        skipped = [Skipped(_link_name(link), link, NOT_PDF) for link in others]
         if not links:
-            raise ProcessorError(
-                "ATTACHMENTS_EMPTY", f"{first.url} links to no PDF", {"url": first.url}
-            )
+            raise NoPdf(f"{first.url} links to no PDF", first.url, skipped)
+        limit = max_attachments()
+        skipped += [Skipped(_link_name(link), link, over_limit()) for link in links[limit:]]
         attachments: list[Attachment] = []
-        for link in links[: max_attachments()]:
+        for link in links[:limit]:
             name = _unique(safe_name(PurePosixPath(urlsplit(link).path).name or "file.pdf"), taken)
             attachment = Attachment(name, link)
             try:
@@ -110,7 +157,7 @@ def collect(url: str, folder: Path) -> list[Attachment]:
             except ProcessorError as exc:
                 attachment.error = _error(exc)
             attachments.append(attachment)
-        return attachments
+        return Collected(attachments, skipped)
     raise ProcessorError(
         "ATTACHMENT_UNSUPPORTED",
         f"{first.url} is neither a PDF, a ZIP nor a web page ({first.content_type or 'unknown'})",
@@ -124,35 +171,63 @@ def lxml_errors() -> type[Exception]:
     return lxml.etree.LxmlError
 
 
-def _pdf_links(html: bytes, base: str) -> list[str]:
+def _link_name(link: str) -> str:
+    return PurePosixPath(urlsplit(link).path).name or link
+
+
+def _links(html: bytes, base: str) -> tuple[list[str], list[str]]:
+    """The page's links to PDFs, and its links to files of other document formats (see
+    DOCUMENT_SUFFIXES), each once and in page order."""
     import lxml.html
 
     document = lxml.html.document_fromstring(html, base_url=base)
     document.make_links_absolute(base, resolve_base_href=True)
     links: dict[str, str] = {}
+    others: dict[str, str] = {}
     for element, attribute, link, _ in document.iterlinks():
         if element.tag != "a" or attribute != "href":
             continue
         parts = urlsplit(link)
-        if parts.path.lower().endswith(".pdf"):  # one file, whatever the query ("?download=1")
-            links.setdefault(parts._replace(query="", fragment="").geturl(), link.split("#")[0])
-    return list(links.values())
+        path = parts.path.lower()
+        found = links if path.endswith(".pdf") else others
+        if found is links or PurePosixPath(path).suffix in DOCUMENT_SUFFIXES:
+            # one file, whatever the query ("?download=1")
+            found.setdefault(parts._replace(query="", fragment="").geturl(), link.split("#")[0])
+    return list(links.values()), list(others.values())
 
 
-def _from_zip(archive: Path, url: str, folder: Path, taken: set[str]) -> list[Attachment]:
+def _is_metadata(member: str) -> bool:
+    """What archivers add beside the files (macOS resource forks, hidden files): not
+    attachments anyone sent, so not reported as skipped."""
+    path = PurePosixPath(member)
+    return path.parts[:1] == ("__MACOSX",) or path.name.startswith(".")
+
+
+def _from_zip(archive: Path, url: str, folder: Path, taken: set[str]) -> Collected:
     """PDF members only; names flattened and sanitised (no path leaves ``folder``), sizes
-    checked against the PDF limit before anything is unpacked."""
+    checked against the PDF limit before anything is unpacked. Other members are listed
+    as skipped."""
     limit = int(settings.JOBCENTER_PDF_MAX_BYTES)
     attachments: list[Attachment] = []
     try:
         with zipfile.ZipFile(archive) as bundle:
-            members = [
+            files = [
                 info
                 for info in bundle.infolist()
-                if not info.is_dir() and info.filename.lower().endswith(".pdf")
+                if not info.is_dir() and not _is_metadata(info.filename)
+            ]
+            members = [info for info in files if info.filename.lower().endswith(".pdf")]
+            skipped = [
+                Skipped(PurePosixPath(info.filename).name, f"{url}#{info.filename}", NOT_PDF)
+                for info in files
+                if not info.filename.lower().endswith(".pdf")
             ]
             if not members:
-                raise ProcessorError("ATTACHMENTS_EMPTY", f"{url} holds no PDF", {"url": url})
+                raise NoPdf(f"{url} holds no PDF", url, skipped)
+            skipped += [
+                Skipped(PurePosixPath(info.filename).name, f"{url}#{info.filename}", over_limit())
+                for info in members[max_attachments() :]
+            ]
             for info in members[: max_attachments()]:
                 name = _unique(safe_name(PurePosixPath(info.filename).name), taken)
                 attachment = Attachment(name, f"{url}#{info.filename}")
@@ -174,7 +249,7 @@ def _from_zip(archive: Path, url: str, folder: Path, taken: set[str]) -> list[At
         raise ProcessorError(
             "ATTACHMENT_INVALID", f"{url} is not a readable ZIP: {exc}", {"url": url}
         ) from exc
-    return attachments
+    return Collected(attachments, skipped)
 
 
 class AttachmentContext:

@@ -81,8 +81,9 @@ class SessionProcessor(Processor):
 
         # 2. attachments
         found: list[attaching.Attachment] = []
+        skipped: list[attaching.Skipped] = []
         if params.attachments_url:
-            found = self._attachments(params, ctx, problem)
+            found, skipped = self._attachments(params, ctx, problem)
             for attachment in found:
                 assets.extend(attachment.assets)
                 if attachment.error:
@@ -167,6 +168,7 @@ class SessionProcessor(Processor):
             else "",
             "segments": [s.as_dict() for s in video.segments] if video else [],
             "attachments": shown,
+            "skipped_attachments": [item.as_result() for item in skipped],
             "attachments_text": texts["attachments_text"],
             "problems": problems,
             "translation": translation,
@@ -188,6 +190,7 @@ class SessionProcessor(Processor):
             "attachments_url": params.attachments_url,
             "page": {"url": page.url, "title": page.title, "metadata": page.metadata},
             "attachments": [a.as_result() for a in found],
+            "skipped_attachments": [item.as_result() for item in skipped],
             "video": {
                 key: video_files[key]
                 for key in ("markdown_file", "segments_file", "srt_file", "vtt_file")
@@ -204,15 +207,22 @@ class SessionProcessor(Processor):
 
     def _attachments(
         self, params: SessionParams, ctx: JobContext, problem: Any
-    ) -> list[attaching.Attachment]:
+    ) -> tuple[list[attaching.Attachment], list[attaching.Skipped]]:
+        """The attachments read (or failed), and the files not taken, each logged."""
         assert params.attachments_url
         folder = Path(tempfile.mkdtemp(prefix="jobcenter-attachments-"))
         try:
             try:
-                found = attaching.collect(params.attachments_url, folder)
+                collected = attaching.collect(params.attachments_url, folder)
+            except attaching.NoPdf as exc:
+                problem("attachments", exc, params.attachments_url)
+                self._log_skipped(ctx, exc.skipped)
+                return [], exc.skipped
             except ProcessorError as exc:
                 problem("attachments", exc, params.attachments_url)
-                return []
+                return [], []
+            found, skipped = collected.attachments, collected.skipped
+            self._log_skipped(ctx, skipped)
             total = len(found)
             span = TRANSCRIBE - ATTACHMENTS
             for number, attachment in enumerate(found, 1):
@@ -228,13 +238,19 @@ class SessionProcessor(Processor):
                 if attachment.path is not None and attachment.error is None:
                     attaching.extract(attachment, ctx, use_cache=params.use_cache, report=report)
                 report(1.0)
+            not_taken = f", {len(skipped)} not taken" if skipped else ""
             ctx.log(
                 f"attachments: {sum(1 for a in found if not a.error)} of {total} read "
-                f"from {params.attachments_url}"
+                f"from {params.attachments_url}{not_taken}"
             )
-            return found
+            return found, skipped
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    @staticmethod
+    def _log_skipped(ctx: JobContext, skipped: list[attaching.Skipped]) -> None:
+        for item in skipped:
+            ctx.log(f"attachment {item.name} not taken: {item.reason} ({item.url})", "warning")
 
     def _video(self, params: SessionParams, ctx: JobContext) -> Transcript:
         assert params.video_url

@@ -183,9 +183,22 @@ def test_full_dossier_with_partial_failures_and_cache(
 def test_zip_of_pdfs_stays_inside_the_job_folder(
     session_settings: Any, site: Site, tmp_path: Path
 ) -> None:
-    results, _ = run(params(site, attachments_url=f"{site.url}/files/bundle.zip"), tmp_path)
+    results, ctx = run(params(site, attachments_url=f"{site.url}/files/bundle.zip"), tmp_path)
     assert [a["name"] for a in results["attachments"]] == ["slides.pdf", "notes.pdf"]
     assert results["errors"] == []
+    # the ZIP's other member is not read, and says so (the archiver's own files are no one's)
+    assert results["skipped_attachments"] == [
+        {
+            "name": "readme.txt",
+            "url": f"{site.url}/files/bundle.zip#readme.txt",
+            "reason": "not a PDF; only PDFs are read",
+        }
+    ]
+    assert (
+        "warning",
+        f"attachment readme.txt not taken: not a PDF; only PDFs are read "
+        f"({site.url}/files/bundle.zip#readme.txt)",
+    ) in ctx.logs
     for line in SLIDES + NOTES:
         assert line in results["attachments_text"]
     assert all(name.startswith("attachments/") for name in results["assets"])
@@ -381,6 +394,68 @@ def test_a_pdf_linked_twice_with_a_query_is_one_attachment(
     )
     results, _ = run(params(site, attachments_url=f"{site.url}/files/twice.html"), tmp_path)
     assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
+
+
+def test_attachments_that_are_not_pdfs_are_listed_as_not_taken(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    """Slides as PPTX were left out without a word: the dossier looked complete."""
+    site.server.routes["/files/mixed.html"] = Reply(
+        200,
+        b'<html><body><nav><a href="/">Home</a> <a href="/logo.png">Logo</a></nav>'
+        b'<a href="/files/deck.pptx">Slides</a> <a href="/files/slides.pdf">Slides (PDF)</a>'
+        b'<a href="/files/handout.DOCX?dl=1">Handout</a> <a href="/files/deck.pptx#p2">Again</a>'
+        b"</body></html>",
+        "text/html",
+    )
+    results, ctx = run(params(site, attachments_url=f"{site.url}/files/mixed.html"), tmp_path)
+    assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
+    assert results["skipped_attachments"] == [
+        {
+            "name": "deck.pptx",
+            "url": f"{site.url}/files/deck.pptx",
+            "reason": "not a PDF; only PDFs are read",
+        },
+        {
+            "name": "handout.DOCX",
+            "url": f"{site.url}/files/handout.DOCX?dl=1",
+            "reason": "not a PDF; only PDFs are read",
+        },
+    ]
+    assert results["errors"] == []  # nothing failed; the PDF was read
+    logged = [message for level, message in ctx.logs if level == "warning"]
+    assert any(m.startswith("attachment deck.pptx not taken: not a PDF") for m in logged)
+    assert any(m.startswith("attachment handout.DOCX not taken") for m in logged)
+    attachments = section(results["markdown_content"], "Attachments")
+    assert "_Not taken:_\n\n- deck.pptx: not a PDF; only PDFs are read\n" in attachments
+    assert "- handout.DOCX: not a PDF; only PDFs are read" in attachments
+
+
+def test_a_page_of_only_other_formats_is_empty_and_lists_them(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    site.server.routes["/files/pptx.html"] = Reply(
+        200, b'<html><body><a href="/files/deck.pptx">Slides</a></body></html>', "text/html"
+    )
+    results, _ = run(params(site, attachments_url=f"{site.url}/files/pptx.html"), tmp_path)
+    assert [(e["part"], e["code"]) for e in results["errors"]] == [
+        ("attachments", "ATTACHMENTS_EMPTY")
+    ]
+    assert [item["name"] for item in results["skipped_attachments"]] == ["deck.pptx"]
+    assert "- deck.pptx: not a PDF" in section(results["markdown_content"], "Attachments")
+
+
+def test_attachments_over_the_limit_are_listed_as_not_taken(
+    session_settings: Any, site: Site, tmp_path: Path
+) -> None:
+    session_settings.JOBCENTER_SESSION_MAX_ATTACHMENTS = 1
+    results, _ = run(params(site, attachments_url=f"{site.url}/files/bundle.zip"), tmp_path)
+    assert [a["name"] for a in results["attachments"]] == ["slides.pdf"]
+    reasons = {item["name"]: item["reason"] for item in results["skipped_attachments"]}
+    assert reasons == {
+        "readme.txt": "not a PDF; only PDFs are read",
+        "notes.pdf": "beyond the limit of 1 (JOBCENTER_SESSION_MAX_ATTACHMENTS)",
+    }
 
 
 def test_a_dossier_is_named_after_the_whole_title() -> None:
