@@ -26,6 +26,15 @@ SEARCH_SECONDS = 5.0
 """How far before a nominal chunk boundary to look for a pause to cut at."""
 WINDOW = SAMPLE_RATE // 20
 """50 ms: the unit of loudness when looking for that pause."""
+SILENCE_PEAK = 328
+"""Audio whose loudest sample stays under this (-40 dBFS, where speech peaks 20 dB and more
+higher) is silence. Engines make words up in silence (pocketsphinx heard "i'm" in 30 s of
+it; Whisper is known for "Thank you."): a silent chunk is not sent, and a segment that
+lies wholly in silence is left out."""
+
+
+def _silent(samples: array.array[int]) -> bool:
+    return bool(samples) and max(max(samples), -min(samples)) < SILENCE_PEAK
 
 
 class Cancelled(Exception):
@@ -103,31 +112,34 @@ def transcribe_file(
             duration = audio.getnframes() / SAMPLE_RATE
             bounds = chunk_bounds(audio, chunk_seconds())
             segments: list[Segment] = []
+            silent_chunks = invented = 0
             for number, (start, end) in enumerate(bounds, 1):
                 if ctx.cancelled:
                     raise Cancelled
-                chunk = Path(folder) / f"chunk-{number:05d}.wav"
                 audio.setpos(start)
-                with wave.open(str(chunk), "wb") as out:
-                    out.setnchannels(1)
-                    out.setsampwidth(2)
-                    out.setframerate(SAMPLE_RATE)
-                    out.writeframes(audio.readframes(end - start))
-                try:
-                    found = engine.transcribe(chunk, language=language)
-                except ProcessorError:
-                    raise
-                except Exception as exc:
-                    raise ProcessorError(
-                        "TRANSCRIPTION_FAILED",
-                        f"the engine {engine.name!r} failed on chunk {number}: {exc}",
-                    ) from exc
-                finally:
-                    chunk.unlink(missing_ok=True)
+                frames = audio.readframes(end - start)
+                samples = array.array("h", frames)
+                if _silent(samples):
+                    silent_chunks += 1
+                    found = []
+                else:
+                    found = _transcribe_chunk(engine, Path(folder), number, frames, language)
                 offset, length = start / SAMPLE_RATE, (end - start) / SAMPLE_RATE
-                segments.extend(segment.shifted(offset, length) for segment in found)
+                for segment in found:
+                    segment = segment.shifted(0.0, length)
+                    heard = samples[
+                        int(segment.start * SAMPLE_RATE) : int(segment.end * SAMPLE_RATE)
+                    ]
+                    if _silent(heard):
+                        invented += 1
+                    else:
+                        segments.append(segment.shifted(offset))
                 fraction = 0.05 + 0.95 * number / len(bounds)
                 report(fraction, f"chunk {number}/{len(bounds)} ({100 * fraction:.0f} %)")
+    if silent_chunks:
+        ctx.log(f"{silent_chunks} of {len(bounds)} chunk(s) silent: not sent to the engine")
+    if invented:
+        ctx.log(f"{invented} segment(s) the engine found in silence left out")
     return Transcript(
         segments,
         round(duration, 3),
@@ -136,3 +148,25 @@ def transcribe_file(
         len(bounds),
         [(round(a / SAMPLE_RATE, 3), round(b / SAMPLE_RATE, 3)) for a, b in bounds],
     )
+
+
+def _transcribe_chunk(
+    engine: TranscriptionEngine, folder: Path, number: int, frames: bytes, language: str
+) -> list[Segment]:
+    """The engine's segments for one chunk, its times from the chunk's start."""
+    chunk = folder / f"chunk-{number:05d}.wav"
+    with wave.open(str(chunk), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(frames)
+    try:
+        return engine.transcribe(chunk, language=language)
+    except ProcessorError:
+        raise
+    except Exception as exc:
+        raise ProcessorError(
+            "TRANSCRIPTION_FAILED", f"the engine {engine.name!r} failed on chunk {number}: {exc}"
+        ) from exc
+    finally:
+        chunk.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from processors.testing import RecordingContext, run_processor
 from tests.processors.media_server import MediaServer, Reply, Request
 from tests.processors.media_speech import (
     SENTENCES,
+    ffmpeg,
     make_speech,
     silent_video,
     to_mp3,
@@ -243,6 +244,43 @@ def test_an_uploaded_video(
     (segment,) = results["segments"]
     assert segment["start"] == 0 and segment["end"] == results["duration_seconds"]
     assert (ctx.workdir / "Keynote 2026.vtt").read_text().endswith("hello from the server\n")
+
+
+def test_silence_is_not_sent_to_the_engine_and_no_words_are_made_up_in_it(
+    media_settings: Any, speech: Speech, tmp_path: Path, server: MediaServer
+) -> None:
+    """pocketsphinx heard "dog" in 30 s of digital silence; Whisper is known for "Thank
+    you." in it. A silent chunk is not sent (a paid engine's cost), and a segment an
+    engine places wholly in silence is left out."""
+    silence = tmp_path / "silence.wav"
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "30", str(silence))
+    results, ctx = run(AudioProcessor, {"source": str(silence)}, tmp_path / "media")
+    assert results["segments"] == [] and results["transcript"] == ""
+    assert ("info", "1 of 1 chunk(s) silent: not sent to the engine") in ctx.logs
+
+    media_settings.JOBCENTER_TRANSCRIPTION_ENGINE = "processors.engines.openai.OpenAITranscription"
+    media_settings.JOBCENTER_TRANSCRIPTION_URL = f"{server.url}/v1"
+    media_settings.JOBCENTER_MEDIA_CHUNK_SECONDS = 20
+    talk = tmp_path / "talk-then-silence.wav"  # about 6 s of speech, then 40 s of silence
+    ffmpeg(
+        "-i", str(speech.short_mp3), "-f", "lavfi", "-t", "40", "-i", "anullsrc=r=16000:cl=mono",
+        "-filter_complex", "[0:a][1:a]concat=n=2:v=0:a=1", "-ar", "16000", str(talk),
+    )  # fmt: skip
+    calls: list[int] = []
+
+    def reply(request: Request) -> Reply:
+        calls.append(len(request.body))
+        segments = [
+            {"start": 0.5, "end": 2.5, "text": "spoken"},
+            {"start": 14.0, "end": 16.0, "text": "made up"},
+        ]
+        return Reply(200, json.dumps({"segments": segments}).encode(), "application/json")
+
+    server.routes["/v1/audio/transcriptions"] = reply
+    results, ctx = run(AudioProcessor, {"source": str(talk)}, tmp_path / "media")
+    assert results["chunks"] == 3 and len(calls) == 1  # the two silent chunks stay here
+    assert [segment["text"] for segment in results["segments"]] == ["spoken"]
+    assert ("info", "1 segment(s) the engine found in silence left out") in ctx.logs
 
 
 def test_cancelled_between_chunks(media_settings: Any, speech: Speech, tmp_path: Path) -> None:
