@@ -360,14 +360,18 @@ class PdfiumPages:
                     skipped += 1
                     continue
                 try:
-                    bitmap = obj.get_bitmap(render=False)
+                    # rendered (at its own pixel size), so that its soft mask is applied: a
+                    # logo on a transparent ground came out on black
+                    bitmap = obj.get_bitmap(render=True)
                     pil = bitmap.to_pil().copy()
                     bitmap.close()
                 except pdfium.PdfiumError:
                     skipped += 1
                     continue
                 buffer = io.BytesIO()
-                if pil.mode not in {"1", "L", "RGB", "RGBA", "P"}:
+                if pil.mode == "RGBA" and pil.getextrema()[3] == (255, 255):
+                    pil = pil.convert("RGB")  # opaque throughout: no alpha to keep
+                elif pil.mode not in {"1", "L", "RGB", "RGBA", "P"}:
                     pil = pil.convert("RGB")
                 pil.save(buffer, "PNG", compress_level=3)
                 found.append(buffer.getvalue())

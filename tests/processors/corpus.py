@@ -1027,6 +1027,21 @@ def with_image() -> bytes:
     return writer.finish()
 
 
+def with_transparent_image() -> bytes:
+    """A red disc on a transparent ground (an image with a soft mask), as logos are."""
+    from reportlab.lib.utils import ImageReader
+
+    picture = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
+    for x in range(200):
+        for y in range(100):
+            if ((x - 100) / 90) ** 2 + ((y - 50) / 40) ** 2 <= 1:
+                picture.putpixel((x, y), (200, 30, 30, 255))
+    writer = Writer(furniture=False)
+    writer.page([Line(50, 760, "Das Logo der Stadt")])
+    writer.canvas.drawImage(ImageReader(picture), 50, 500, width=200, height=100, mask="auto")
+    return writer.finish()
+
+
 def many_pages(count: int) -> bytes:
     writer = Writer(furniture=False)
     for number in range(1, count + 1):

@@ -200,6 +200,17 @@ def test_previews_and_images_are_saved_and_listed(run_job: Runner, pdf_corpus: C
     assert "Abbildung 1 zeigt den Lageplan" in results["markdown_content"]
 
 
+def test_an_image_with_a_transparent_ground_keeps_it(run_job: Runner, pdf_corpus: Corpus) -> None:
+    """Its soft mask was dropped: the transparent ground came out black."""
+    path = pdf_corpus.add("transparent_image", corpus.with_transparent_image())
+    results, ctx = run_job({"source": str(path), "include_images": True})
+    assert results["assets"] == ["images/page-0001-01.png"]
+    with Image.open(ctx.workdir / "images/page-0001-01.png") as picture:
+        assert picture.size == (200, 100) and picture.mode == "RGBA"
+        assert picture.getpixel((2, 2))[3] == 0  # the corner: transparent
+        assert picture.getpixel((100, 50)) == (200, 30, 30, 255)
+
+
 def test_preview_method_makes_page_images_only(run_job: Runner, pdf_corpus: Corpus) -> None:
     results, ctx = run_job(
         {"source": str(pdf_corpus.path("lists")), "extraction_method": "preview", "preview_dpi": 50}
