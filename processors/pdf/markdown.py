@@ -11,6 +11,7 @@ it busy with a third of the work while the page processes waited.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -471,7 +472,37 @@ def settle(
     kept = [
         [remove_furniture(text, furniture) if text else None for text in texts] for texts in pages
     ]
+    numbers = numbers or list(range(1, len(pages) + 1))
+    for source in range(max((len(texts) for texts in kept), default=0)):
+        column = [texts[source] if source < len(texts) else None for texts in kept]
+        join_words_across_pages(column, numbers)
     return kept, Styles.of([text for texts in kept for text in texts if text])
+
+
+def join_words_across_pages(pages: list[PageText | None], numbers: list[int]) -> None:
+    """A word hyphenated across a page break ("Verwal-" at the foot of page 4, "tung des
+    Landes" at the top of page 5) is made whole on the page it starts on, and its end
+    taken off the next page, so that each page's section reads whole words. Only between
+    pages that follow one another (``numbers``), headers and footers removed, where the
+    next page starts with running text and ``join_lines`` joins the two as one word, as it
+    would within a page ("Bund-" + "und Länder" stays apart)."""
+    for (page, number), (after, following) in itertools.pairwise(zip(pages, numbers, strict=True)):
+        if page is None or after is None or following != number + 1:
+            continue
+        if not page.paragraphs or not after.paragraphs:
+            continue
+        last, first = page.paragraphs[-1], after.paragraphs[0]
+        if last.kind == "table" or first.kind != "p" or not last.text.endswith("-"):
+            continue
+        word, _, rest = first.text.partition(" ")
+        joined = join_lines([last.text, word])
+        if joined == f"{last.text} {word}":
+            continue  # not one word
+        last.text = joined
+        if rest:
+            first.text = rest
+        else:
+            after.paragraphs = after.paragraphs[1:]
 
 
 def _all_dropped(paragraph: Paragraph, drop: set[int]) -> bool:

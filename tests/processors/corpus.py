@@ -1027,6 +1027,19 @@ def with_image() -> bytes:
     return writer.finish()
 
 
+ACROSS_PAGES = ["Der Antrag ging nach langer Beratung an die Verwal-", "tung des Landes."]
+
+
+def hyphenated_across_pages() -> bytes:
+    """Three pages with the corpus's header and footer; page 1 ends in a word hyphenated
+    onto page 2 (``ACROSS_PAGES``), page 3 holds a paragraph of its own."""
+    writer = Writer()
+    writer.page([Line(50, 760, "Erster Absatz der ersten Seite."), Line(50, 120, ACROSS_PAGES[0])])
+    writer.page([Line(50, 760, ACROSS_PAGES[1]), Line(50, 700, "Ein neuer Absatz folgt.")])
+    writer.page([Line(50, 760, "Die letzte Seite.")])
+    return writer.finish()
+
+
 def with_transparent_image() -> bytes:
     """A red disc on a transparent ground (an image with a soft mask), as logos are."""
     from reportlab.lib.utils import ImageReader

@@ -17,6 +17,7 @@ from processors.pdf.markdown import (
     page_text,
     plain_text,
     remove_furniture,
+    settle,
 )
 
 HEIGHT = 842.0
@@ -198,6 +199,31 @@ def test_list_items_set_further_right_are_nested_and_back_out_where_they_start_l
     html = MarkdownIt("commonmark").render(markdown)
     assert html.count("<ol>") == 1  # one numbered list, the lettered one inside its item
     assert "<li>Vorbereitung\n<ul>\n<li>a) Material bestellen</li>" in html
+
+
+def _settled(pages: list[list[Line]], numbers: list[int] | None = None) -> list[str]:
+    texts = [page_text(PageLayout(595, HEIGHT, lines)) for lines in pages]
+    kept, styles = settle([[text] for text in texts], numbers)
+    return [page_markdown(text, styles) for (text,) in kept if text is not None]
+
+
+def test_a_word_hyphenated_across_a_page_break_is_made_whole_on_its_first_page() -> None:
+    first = [_line("Der Antrag ging an die Verwal-", 100, 0)]
+    second = [
+        _line("tung des Landes, die ihn prüfte.", 100, 0),
+        _line("Ein neuer Absatz beginnt hier.", 130, 1),
+    ]
+    assert _settled([first, second]) == [
+        "Der Antrag ging an die Verwaltung",
+        "des Landes, die ihn prüfte.\n\nEin neuer Absatz beginnt hier.",
+    ]
+    ending = [_line("Gemeinsam tragen es Bund-", 100, 0)]
+    assert _settled([ending, [_line("und Länder zu gleichen Teilen.", 100, 0)]]) == [
+        "Gemeinsam tragen es Bund-",
+        "und Länder zu gleichen Teilen.",
+    ]
+    # pages 1 and 3 of a document: what page 2 held is not known
+    assert _settled([first, second], numbers=[1, 3])[0] == "Der Antrag ging an die Verwal-"
 
 
 def _rendered_text(markdown: str) -> tuple[str, set[str]]:

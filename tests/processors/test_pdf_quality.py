@@ -138,6 +138,18 @@ def test_letter_spacing_drop_caps_and_scripts_printed_by_a_browser(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """Before: "Verwal-" ended page 1 and "tung des Landes." began page 2."""
+    pdf = corpus.hyphenated_across_pages()
+    results = _native(run_job, pdf_corpus, "across-pages", pdf, engine)
+    first, second, _ = results["page_texts"]
+    assert first.endswith("an die Verwaltung")
+    assert second.split("\n\n") == ["des Landes.", "Ein neuer Absatz folgt."]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_justified_lines_cut_at_their_wide_gaps_stay_in_their_paragraph(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
