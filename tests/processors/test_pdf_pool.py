@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from processors.pdf import pool as page_pool
 from processors.pdf.pool import PagePool, PoolFatal
 
 
@@ -63,6 +64,42 @@ def test_page_processes_end_with_the_last_page_while_the_job_goes_on() -> None:
         for process in processes:
             process.join(timeout=5)
         assert [process.exitcode for process in processes] == [0, 0]
+
+
+class SlowToExitPages(PidPages):
+    """Page processes that take a second to exit, after their last page."""
+
+    def __call__(self) -> Callable[[int], int]:
+        from multiprocessing.util import Finalize
+
+        Finalize(None, time.sleep, args=(1.0,), exitpriority=0)
+        return super().__call__()
+
+
+def test_leaving_the_pool_does_not_wait_for_exits_and_a_later_pool_collects_them() -> None:
+    pool = PagePool(SlowToExitPages(), workers=2, page_seconds=10.0, memory_mb=0)
+    with pool:
+        assert pool.run(list(range(40)), on_result=lambda *_: None, on_failure=pytest.fail)
+        slots = list(pool.slots)
+    assert [slot.process.is_alive() for slot in slots] == [True, True]  # still exiting
+    assert all(slot in [waiting for waiting, _ in page_pool._EXITING] for slot in slots)
+    for slot in slots:
+        slot.process.join(timeout=5)
+    page_pool._reap()
+    assert not any(slot in [waiting for waiting, _ in page_pool._EXITING] for slot in slots)
+    assert [slot.process.exitcode for slot in slots] == [0, 0]  # ended, not killed
+
+
+def test_a_page_process_that_outstays_its_exit_is_killed() -> None:
+    import multiprocessing
+
+    process = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+    process.start()
+    parent, _ = multiprocessing.Pipe()
+    page_pool._EXITING.append((page_pool._Slot(process, parent), time.monotonic() - 1))
+    page_pool._reap()
+    assert process.exitcode == -signal.SIGKILL
+    assert process not in [slot.process for slot, _ in page_pool._EXITING]
 
 
 def _raises() -> None:
