@@ -32,6 +32,7 @@ from processors.pdf import native
 from processors.pdf.layout import (
     FOLDABLE,
     SCRIPT_SIZE,
+    Letter,
     Line,
     PageLayout,
     Rule,
@@ -96,7 +97,8 @@ class PdfiumPages:
                 if rule.horizontal or rule.vertical:
                     rules.append(rule)
                 elif rule.mark:
-                    marks.append(rule)
+                    if not _outlined_box(obj):
+                        marks.append(rule)
                 elif rule.x1 - rule.x0 > 10 and rule.bottom - rule.top > 10:
                     for x0, y0, x1, y1 in _path_lines(obj, matrix):  # a grid as one path
                         rule = Rule(
@@ -395,16 +397,21 @@ class PdfiumPages:
         }
 
 
-def _letters(raw: Any, text: str, first: int, last: int) -> list[tuple[str, float, float]]:
-    """The characters from ``first`` to ``last`` of a text page but its blanks, with their
-    left and right edges (``layout.closed_up``): asked for only where a run is
-    letter-spaced, as few are."""
-    left, right, _, _ = cells = [ctypes.c_double() for _ in range(4)]
-    refs = [ctypes.byref(cell) for cell in cells]
-    letters = []
+def _letters(raw: Any, text: str, first: int, last: int) -> list[Letter]:
+    """The characters from ``first`` to ``last`` of a text page but its blanks, for
+    ``layout.closed_up``: asked for only where a run is letter-spaced, as few are. Their
+    edges are their advances ("loose" boxes; the glyphs' own boxes made a narrow "I" look
+    set apart), and a blank before one counts as written where the PDF has it, not
+    pdfium (which puts one in for every wide gap)."""
+    box = pdfium_c.FS_RECTF()
+    letters: list[Letter] = []
+    written = False
     for index in range(first, last):
-        if not text[index].isspace() and pdfium_c.FPDFText_GetCharBox(raw, index, *refs):
-            letters.append((text[index], left.value, right.value))
+        if text[index].isspace():
+            written = written or pdfium_c.FPDFText_IsGenerated(raw, index) == 0
+        elif pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(box)):
+            letters.append((text[index], box.left, box.right, written))
+            written = False
     return letters
 
 
@@ -428,18 +435,32 @@ def _continues(piece: list[Any], after: list[Any], text: str, glyphs: bool) -> b
     ``PdfiumPages._runs`` holds them: first, last, box, size, bold, baseline): it follows
     in the text, on the same baseline in the same font size and weight, and next to it on
     the line (a word space away at most). With a blank between them only where runs are
-    ``glyphs``: else such runs are set apart on purpose (a table's cells). Runs left apart
-    are joined with a blank later (``merge_same_baseline``): "A d a p t i v e"."""
+    ``glyphs``: else such runs are set apart on purpose (a table's cells). Further apart
+    (two sizes at most), or with a blank between, only in a letter-spaced line. Runs left
+    apart are joined with a blank later (``merge_same_baseline``): "A d a p t i v e"."""
     first, size = after[0], piece[6]
     if (
         first != piece[1]
         or after[6] != size
         or after[7] != piece[7]
         or abs(after[8] - piece[8]) > 0.1 * size
-        or not -0.2 * size <= after[2] - piece[4] <= 0.6 * size
+        or not -0.2 * size <= after[2] - piece[4] <= 2.0 * size
     ):
         return False
-    return glyphs or not (text[first - 1].isspace() or text[first].isspace())
+    if after[2] - piece[4] <= 0.6 * size and (
+        glyphs or not (text[first - 1].isspace() or text[first].isspace())
+    ):
+        return True
+    return _in_letter_spaced_line(text, first)  # further apart: letter-spaced text only
+
+
+def _in_letter_spaced_line(text: str, index: int) -> bool:
+    """Whether the line of a page's text that holds ``index`` is letter-spaced throughout
+    (``layout.letter_spaced``): its glyphs lie further apart than words do elsewhere
+    ("I N V O I C E" at half an em's spacing), and are still one run."""
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\r", index)
+    return letter_spaced(" ".join(text[start : end if end >= 0 else len(text)].split()))
 
 
 def _visible_box(page: Any) -> tuple[float, float, float, float]:
@@ -551,6 +572,22 @@ def _object_bounds(
                 if pdfium_c.FPDFPageObj_GetMatrix(obj, ctypes.byref(own)):
                     inner = (own.a, own.b, own.c, own.d, own.e, own.f)
                     pending.append((obj, depth + 1, _compose(inner, matrix)))
+
+
+def _outlined_box(path: Any) -> bool:
+    """Whether a path (a raw ``FPDF_PAGEOBJECT``) is drawn as an outline of straight
+    lines only, as a checkbox is: not a bullet, which browsers fill (discs, squares) or
+    draw as a round outline (circles)."""
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    if not pdfium_c.FPDFPath_GetDrawMode(path, ctypes.byref(fill), ctypes.byref(stroke)):
+        return False
+    if fill.value != pdfium_c.FPDF_FILLMODE_NONE:
+        return False
+    return all(
+        pdfium_c.FPDFPathSegment_GetType(pdfium_c.FPDFPath_GetPathSegment(path, number))
+        != pdfium_c.FPDF_SEGMENT_BEZIERTO
+        for number in range(pdfium_c.FPDFPath_CountSegments(path))
+    )
 
 
 _MOST_SEGMENTS = 400
@@ -719,7 +756,7 @@ class PdfminerPages:
         self.file.close()
 
     def layout(self, index: int) -> PageLayout:
-        from pdfminer.layout import LTChar, LTCurve, LTTextLine
+        from pdfminer.layout import LTChar, LTCurve, LTRect, LTTextLine
 
         if index >= len(self.pages):
             raise IndexError(f"pdfminer finds only {len(self.pages)} pages")
@@ -766,8 +803,7 @@ class PdfminerPages:
                 sizes = [ch.size for ch in chars] or [obj.height]
                 size = statistics.median(sizes)
                 if letter_spaced(text):
-                    letters = [(ch.get_text(), ch.x0, ch.x1) for ch in chars]
-                    text = clean_text(closed_up(letters, size))
+                    text = clean_text(closed_up(_pdfminer_letters(obj), size))
                 baselines = [ch.matrix[5] for ch in chars] or [obj.y0]
                 fonts = Counter(ch.fontname for ch in chars)
                 bold = sum(n for font, n in fonts.items() if _bold_font(font)) > len(chars) / 2
@@ -788,8 +824,8 @@ class PdfminerPages:
                 rule = Rule(obj.x0 - left, top - obj.y1, obj.x1 - left, top - obj.y0)
                 if rule.horizontal or rule.vertical:
                     rules.append(rule)
-                elif rule.mark:
-                    marks.append(rule)
+                elif rule.mark and not (isinstance(obj, LTRect) and not obj.fill):
+                    marks.append(rule)  # an outlined box is a checkbox, not a bullet
                 return
             if hasattr(obj, "__iter__"):
                 for child in obj:
@@ -855,6 +891,26 @@ def _with_scripts(line: Any, chars: list[Any]) -> str:
                 text = as_script(text, shift > 0)
         parts.append(text)
     return "".join(parts)
+
+
+def _pdfminer_letters(line: Any) -> list[Letter]:
+    """A pdfminer line's characters but its blanks, for ``layout.closed_up``: a blank
+    before one counts as written where it is a character of the PDF (pdfminer puts in
+    blanks of its own, not characters, for wide gaps)."""
+    from pdfminer.layout import LTChar
+
+    letters: list[Letter] = []
+    written = False
+    for part in line:
+        if not isinstance(part, LTChar):
+            continue
+        text = part.get_text()
+        if text.isspace():
+            written = True
+        else:
+            letters.append((text, part.x0, part.x1, written))
+            written = False
+    return letters
 
 
 def _turned(char: Any) -> bool:

@@ -69,16 +69,22 @@ def letter_spaced(text: str) -> bool:
     return _LETTER_SPACED.fullmatch(text) is not None and (len(text) >= 7 or text.isupper())
 
 
-def closed_up(letters: list[tuple[str, float, float]], size: float) -> str:
-    """Letter-spaced text as words, from its letters with their left and right edges: a
-    blank only where the gap is wider than the usual gap between letters by a fifth of
-    the text size and by half (a word space set letter-spaced is the space and the spacing
-    on either side of it)."""
+Letter = tuple[str, float, float, bool]
+"""A character of letter-spaced text: itself, its left and right edge, and whether the PDF
+has a blank before it."""
+
+
+def closed_up(letters: list[Letter], size: float) -> str:
+    """Letter-spaced text as words: a blank where the PDF has one, and where the gap is
+    wider than the usual gap between letters by a fifth of the text size and by half (a
+    word space set letter-spaced is the space and the spacing on either side of it, and
+    some PDFs have no blank characters at all). Text with a blank written between every
+    letter ("A B C D") is not letter-spaced and stays as it is."""
     gaps = [after[1] - before[2] for before, after in itertools.pairwise(letters)]
     usual = statistics.median(gaps) if gaps else 0.0
     words = [letters[0][0]] if letters else []
-    for (letter, _, _), gap in zip(letters[1:], gaps, strict=True):
-        if gap > max(1.5 * usual, usual + 0.2 * size):
+    for (letter, _, _, written), gap in zip(letters[1:], gaps, strict=True):
+        if written or gap > max(1.5 * usual, usual + 0.2 * size):
             words.append(" ")
         words.append(letter)
     return "".join(words)
@@ -221,9 +227,17 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
     font change, a footnote mark set small and raised) when they share a baseline and
     nearly touch."""
     scripts = _scripts(lines)
+    # scripts set as script characters ("²", "₂") are glued to what they touch, and so are
+    # letters after a number ("1st"); other letters set small ("note a", "Product TM") are
+    # not: glued, they would make other words
+    glued = {
+        id(script)
+        for line in lines
+        if (script := scripts.get(id(line))) is not None and script.text != line.text
+    }
+    letters = {id(script) for script in scripts.values()} - glued
     if scripts:
         lines = [scripts.get(id(line), line) for line in lines]
-    moved = {id(line) for line in scripts.values()}
     ordered = sorted(lines, key=_BASELINE)
     if not _shares_a_baseline(ordered):  # the usual leaf: one piece per line, none to join
         return ordered
@@ -241,8 +255,9 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             # a script touching the word before it belongs to it ("m²"), and so does what
             # touches the script ("H₂O", "CO₂,"): a run's box starts at its first glyph
             touching = line.x0 - last.x1 <= 0.2 * last.size
-            joint = "" if touching and (after_script or id(line) in moved) else " "
-            after_script = id(line) in moved
+            ordinal = id(line) in letters and last.text[-1:].isdigit()
+            joint = "" if touching and (after_script or ordinal or id(line) in glued) else " "
+            after_script = ordinal or id(line) in glued
             text = last.text + joint + line.text
             merged[-1] = Line(
                 text,
@@ -256,7 +271,7 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             )
         else:
             merged.append(line)
-            after_script = id(line) in moved
+            after_script = id(line) in glued
     return merged
 
 
@@ -391,31 +406,56 @@ def without_drop_caps(lines: list[Line]) -> list[Line]:
     """A drop cap (a paragraph's first letter set two lines high or more, the lines beside
     it) joined to the first line beside it: read as a line of its own it became a heading,
     or was joined into the second line, whose baseline it shares ("nce upon a time … O
-    paragraph"). A cap is one or two characters, at least twice the size of a line whose
-    top is level with its own (within that line's size) and that starts right after it
-    (within twice that line's size); the topmost such line takes it, without a blank
-    where it goes on in lower case ("O" + "nce")."""
+    paragraph").
+
+    A cap is one or two characters ending in a letter, at least twice the size of the
+    lines beside it: two of them or more start right after it (within twice their size),
+    the first level with its top (within its size); a large letter beside one line (a
+    question's "Q") is no cap. The topmost line beside it takes it, without a blank where
+    it goes on in lower case ("O" + "nce"), except where "A" or "I" is a word of its own
+    before one of the words that usually follow it (``_AFTER_A_OR_I``: "A long time",
+    "I was"; but "I" + "nitial", "A" + "nother"). A large letter beside two lines or more
+    that is no cap (a grade beside its remark) is taken for one: nothing on the page
+    tells the two apart."""
     caps = [line for line in lines if len(line.text) <= 2 and line.text[-1:].isalpha()]
     if not caps:
         return lines
     taken: set[int] = set()
     for cap in caps:
-        first: Line | None = None
+        beside = []
         for line in lines:
             size = max(line.size, 1.0)
             if (
                 line is not cap
                 and cap.size >= 2 * size
-                and abs(line.top - cap.top) <= size
+                and cap.top - size <= line.top <= cap.bottom
                 and -0.1 * size <= line.x0 - cap.x1 <= 2 * size
-                and (first is None or line.top < first.top)
             ):
-                first = line
-        if first is not None:
-            joint = "" if first.text[:1].islower() else " "
-            first.text = cap.text + joint + first.text
-            taken.add(id(cap))
+                beside.append(line)
+        if len(beside) < 2:
+            continue
+        first = min(beside, key=lambda line: line.top)
+        if abs(first.top - cap.top) > max(first.size, 1.0):
+            continue
+        word = first.text.split(" ", 1)[0].rstrip(",;:.!?")
+        glued = first.text[:1].islower() and not (cap.text in {"A", "I"} and word in _AFTER_A_OR_I)
+        first.text = cap.text + ("" if glued else " ") + first.text
+        taken.add(id(cap))
     return [line for line in lines if id(line) not in taken] if taken else lines
+
+
+_AFTER_A_OR_I = frozenset((
+    "am", "was", "had", "have", "will", "would", "could", "should", "shall", "can", "do",
+    "did", "must", "might", "may", "never", "always", "often", "once", "still", "also", "only",
+    "just", "then", "think", "thought", "know", "knew", "remember", "saw", "see", "met",
+    "came", "come", "went", "go", "found", "find", "felt", "feel", "love", "loved", "want",
+    "wanted", "wish", "hope", "believe", "said", "say", "tell", "told", "long", "short",
+    "small", "little", "large", "big", "great", "good", "new", "old", "few", "young", "single",
+    "man", "woman", "boy", "girl", "child", "king", "queen", "day", "night", "year", "time",
+    "week", "morning", "friend", "house", "city", "town", "world", "story", "dark", "bright",
+    "cold", "warm", "hot",
+))  # fmt: skip
+"""Words that usually follow "A" or "I" as a word of its own, after a drop cap."""
 
 
 BULLET = "\u2022"
@@ -425,9 +465,19 @@ def with_drawn_bullets(lines: list[Line], marks: list[Rule]) -> None:
     """Lines that a mark (``Rule.mark``) stands before, as a list's bullet drawn as a shape
     does, start with a bullet character, and their box with the mark: the text layer has
     no character for such a bullet, and its items would run together into one paragraph.
+
     A mark counts where it is a sixth to three quarters of the line's size wide, lies
     beside the line's middle and ends a tenth of its size to twice its size before the
-    line starts; the nearest such line takes it."""
+    line starts (the nearest such line takes it), where no text stands within twice that
+    size before it on the line (an icon inside a sentence, "Phone ■ +49 …"), where the
+    line is not set larger than most (an icon before a heading), and where another such
+    mark stands in line with it, above or below, or it stands right of one just above (a
+    sub-list of one item): a list has two items or more, a lone icon or a checked box is
+    no list."""
+    if len(marks) < 2:
+        return
+    unit = statistics.median(line.size for line in lines)
+    found: list[tuple[Rule, Line]] = []
     for mark in marks:
         middle = (mark.top + mark.bottom) / 2
         width = mark.x1 - mark.x0
@@ -442,9 +492,35 @@ def with_drawn_bullets(lines: list[Line], marks: list[Rule]) -> None:
                 and (nearest is None or gap < nearest.x0 - mark.x1)
             ):
                 nearest = line
-        if nearest is not None and not nearest.text.startswith(BULLET):
-            nearest.text = f"{BULLET} {nearest.text}"
-            nearest.x0 = mark.x0
+        if nearest is None or nearest.size > 1.1 * unit or nearest.text.startswith(BULLET):
+            continue
+        reach = 2 * max(nearest.size, 1.0)
+        if not any(
+            mark.x0 - reach <= line.x1 <= mark.x0 + 0.5
+            and abs(line.baseline - nearest.baseline) <= 0.3 * reach
+            for line in lines
+        ):
+            found.append((mark, nearest))
+    nearest_mark: dict[int, tuple[Rule, Line]] = {}
+    for mark, line in found:  # a line takes one mark, the nearest (not the dots before it)
+        if id(line) not in nearest_mark or mark.x1 > nearest_mark[id(line)][0].x1:
+            nearest_mark[id(line)] = (mark, line)
+    found = sorted(nearest_mark.values(), key=lambda pair: pair[1].baseline)
+    items = [
+        (mark, line)
+        for mark, line in found
+        if any(other is not mark and abs(other.x0 - mark.x0) <= 1.5 for other, _ in found)
+    ]
+    for mark, line in found:  # one item nested under an item (a sub-list of one)
+        reach = 4 * max(line.size, 1.0)
+        if (mark, line) not in items and any(
+            other.x0 < mark.x0 and 0 < line.baseline - above.baseline <= reach
+            for other, above in items
+        ):
+            items.append((mark, line))
+    for mark, line in items:
+        line.text = f"{BULLET} {line.text}"
+        line.x0 = mark.x0
 
 
 def _gaps(spans: list[tuple[float, float]], minimum: float) -> list[tuple[float, float]]:

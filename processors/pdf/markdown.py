@@ -610,16 +610,22 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
         levels.clear()
 
     def add_item(paragraph: Paragraph, marker: str, text: str) -> None:
-        """An item nested under the one before where it starts further right, by 0.8 of
-        its size or more; back out where it starts left of an open level. Flat, nested
-        numbered lists ("1.", "1.", "2.", "2.") would be renumbered 1 to 4 by any viewer."""
+        """An item nested under the one before where its text starts further right, by
+        0.8 of its size up to 4 sizes (further is another column: a list of its own
+        there); back out where it starts left of an open level. Flat, nested numbered
+        lists ("1.", "1.", "2.", "2.") would be renumbered 1 to 4 by any viewer. Where the
+        text starts is taken as the marker's start and half a size for each of the
+        number's characters: numbers are set flush right ("9." starts after "10.")."""
         unit = max(paragraph.size, 1.0)
-        while levels and paragraph.left < levels[-1][0] - 0.6 * unit:
+        start = paragraph.left + 0.5 * unit * len(paragraph.marker)
+        if levels and start > levels[-1][0] + 4 * unit:
+            levels.clear()
+        while levels and start < levels[-1][0] - 0.6 * unit:
             levels.pop()
-        if levels and paragraph.left <= levels[-1][0] + 0.8 * unit:
+        if levels and start <= levels[-1][0] + 0.8 * unit:
             levels.pop()  # the same level: this item takes the place of the one before
         indent = levels[-1][1] if levels else ""
-        levels.append((paragraph.left, indent + " " * (len(marker) + 1)))
+        levels.append((start, indent + " " * (len(marker) + 1)))
         items.append(f"{indent}{marker} {text}")
 
     for paragraph in page.paragraphs:

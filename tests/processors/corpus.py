@@ -961,6 +961,37 @@ TYPOGRAPHY_PARAGRAPHS = [
 ]
 """The first paragraphs of ``TYPOGRAPHY_HTML`` as read; its last holds H₂O, CO₂ and m²."""
 
+LOOKALIKES_HTML = """<!doctype html><html lang="en"><body style="font: 12pt serif; width: 420px">
+<h2><svg width="14" height="14"><rect width="14" height="14"/></svg> Experience</h2>
+<p>Phone <svg width="9" height="9"><rect width="9" height="9"/></svg> +49 30 1234567</p>
+<p><span style="display:inline-block;width:9px;height:9px;border:1px solid #000"></span>
+Full-time</p>
+<p><span style="display:inline-block;width:9px;height:9px;border:1px solid #000"></span>
+Part-time</p>
+<ol start="99"><li>item 99</li><li>item 100</li><li>item 101</li></ol>
+<p>A B C D</p>
+<h2 style="font-family: sans-serif; letter-spacing: 0.5em">INVOICE</h2>
+<p><span style="float: left; font-size: 42pt; line-height: 36pt; padding-right: 4pt">I</span>
+was born in the year 1632, in the city of York, of a good family, though not of that
+country, my father being a foreigner of Bremen, who settled first at Hull.</p>
+<p>She came 1<sup>st</sup> and he 2<sup>nd</sup>; the third went home.</p>
+</body></html>"""
+LOOKALIKES_MARKDOWN = [
+    "### Experience",
+    "Phone +49 30 1234567",
+    "Full-time",
+    "Part-time",
+    "99. item 99\n100. item 100\n101. item 101",
+    "A B C D",
+    "### INVOICE",
+    "I was born in the year 1632, in the city of York, of a good family, though not of that "
+    "country, my father being a foreigner of Bremen, who settled first at Hull.",
+    "She came 1st and he 2nd; the third went home.",
+]
+"""What ``LOOKALIKES_HTML`` reads as: things the list, letter-spacing, drop cap and script
+rules must leave alone (an icon before a heading or inside a line, outlined checkboxes,
+numbers set flush right, single letters with blanks), and a one-letter word as a cap."""
+
 
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"
 SHOWN = ["Sichtbarer Text im Beschnitt, erste Zeile.", "Und die zweite Zeile des Textes."]

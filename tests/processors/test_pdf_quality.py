@@ -138,6 +138,20 @@ def test_letter_spacing_drop_caps_and_scripts_printed_by_a_browser(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_what_only_looks_like_a_list_a_spaced_word_or_a_drop_cap_is_left_alone(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """From an exploratory run: an icon before a heading made it a list item, one inside a
+    line a bullet there ("Phone • +49"), outlined checkboxes bullets; "101." then "1."
+    nested; "A B C D" closed up to "ABCD"; "I N V O I C E" became "I NVO I CE"; a cap
+    "I" glued: "Iwas born"."""
+    pdf = corpus.browser_pdf(corpus.LOOKALIKES_HTML, tmp_path)
+    results = _native(run_job, pdf_corpus, "lookalikes", pdf, engine)
+    blocks = results["markdown_content"].strip().split("\n\n")
+    assert blocks[1:] == corpus.LOOKALIKES_MARKDOWN
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:

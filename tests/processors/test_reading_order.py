@@ -211,11 +211,41 @@ def test_a_small_shape_just_before_a_line_is_its_bullet() -> None:
     assert Rule(52, 103, 56, 107).mark and not Rule(52, 103, 80, 107).mark
 
 
+def test_a_lone_shape_is_no_bullet_but_one_under_an_item_is_a_sub_item() -> None:
+    """A list has two items: one shape alone is an icon. One set further right just under
+    an item is the item's sub-list of one. Text before a shape on its line makes it an
+    icon inside the line."""
+    alone = [_line("Verified account", 64, 100, 300)]
+    with_drawn_bullets(alone, [Rule(52, 103, 56, 107), Rule(300, 400, 304, 404)])
+    assert alone[0].text == "Verified account"
+    lines = [
+        _line("Square one", 64, 100, 300),
+        _line("Square two", 64, 114, 300),
+        _line("circle sub", 84, 128, 300),
+        _line("Phone", 20, 142, 50),
+        _line("+49 30 1234567", 64, 142, 300),
+    ]
+    marks = [Rule(52, 103, 56, 107), Rule(52, 117, 56, 121), Rule(72, 131, 76, 135)]
+    with_drawn_bullets(lines, [*marks, Rule(52, 145, 56, 149)])
+    assert [line.text for line in lines] == [
+        "\u2022 Square one",
+        "\u2022 Square two",
+        "\u2022 circle sub",
+        "Phone",
+        "+49 30 1234567",
+    ]
+
+
 def test_letter_spaced_text_is_closed_up_into_its_words() -> None:
-    letters = [(c, 10 + 20 * i, 22 + 20 * i) for i, c in enumerate("SUMMARY")]
-    letters += [(c, 170 + 20 * i, 182 + 20 * i) for i, c in enumerate("OF")]  # a word gap
+    letters = [(c, 10 + 20 * i, 22 + 20 * i, False) for i, c in enumerate("SUMMARY")]
+    letters += [(c, 170 + 20 * i, 182 + 20 * i, False) for i, c in enumerate("OF")]  # wide gap
     assert letter_spaced("S U M M A R Y O F") and letter_spaced("O F")
     assert closed_up(letters, 18.0) == "SUMMARY OF"
+    # the PDF's own blanks stay: between words set letter-spaced, and in "A B C D"
+    written = [(c, 10 + 20 * i, 22 + 20 * i, c == "O") for i, c in enumerate("SUMMARYOF")]
+    assert closed_up(written, 18.0) == "SUMMARY OF"
+    spaced = [(c, 10 + 12 * i, 18 + 12 * i, i > 0) for i, c in enumerate("ABCD")]
+    assert closed_up(spaced, 12.0) == "A B C D"
     # not letter-spacing: numbers, two small letters, words
     for text in ("1 2 3 4", "a b", "x y z", "S U M M A R Y OF", "Summary"):
         assert not letter_spaced(text)
