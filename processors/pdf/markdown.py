@@ -114,10 +114,11 @@ class PageText:
     source: str
     """"native" or "ocr": sizes of OCR lines are estimates and are compared among themselves."""
     paragraphs: list[Paragraph]
-    edges: list[tuple[int, str, float, int, tuple[str, ...]]]
+    edges: list[tuple[int, str, float, int, tuple[str, ...], float]]
     """The lines near the top and bottom edge, where headers and footers are: item index,
-    text as compared across pages (``_key``), rounded size, characters, and the numbers in
-    the text (which the key leaves out)."""
+    text as compared across pages (``_key``), rounded size, characters, the numbers in
+    the text (which the key leaves out), and where it stands: its distance from the top,
+    or minus its distance from the bottom."""
     sizes: dict[float, int]
     """Characters per rounded text size, over all lines."""
     items: list[tuple[Any, ...] | Table]
@@ -128,7 +129,7 @@ class PageText:
 
 def page_text(layout: PageLayout) -> PageText:
     band = max(0.08 * layout.height, 36.0)
-    edges: list[tuple[int, str, float, int, tuple[str, ...]]] = []
+    edges: list[tuple[int, str, float, int, tuple[str, ...], float]] = []
     sizes: dict[float, int] = {}
     items: list[tuple[Any, ...] | Table] = []
     for index, item in enumerate(layout.items):
@@ -140,7 +141,8 @@ def page_text(layout: PageLayout) -> PageText:
         sizes[size] = sizes.get(size, 0) + len(item.text)
         if item.bottom <= band or item.top >= layout.height - band:
             numbers = tuple(_DIGITS.findall(item.text))
-            edges.append((index, _key(item.text), size, len(item.text), numbers))
+            place = item.top if item.bottom <= band else item.bottom - layout.height
+            edges.append((index, _key(item.text), size, len(item.text), numbers, place))
     paragraphs = _paragraphs(layout.items, layout.source, _body_size(sizes))
     return PageText(layout.source, paragraphs, edges, sizes, items)
 
@@ -344,15 +346,17 @@ class Furniture:
         seen: Counter[str] = Counter()
         by_parity: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
         in_lines: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+        places: dict[str, list[float]] = {}
         longest: dict[str, int] = {}
         page_numbers = list(numbers or range(1, len(pages) + 1))
         for number, texts in zip(page_numbers, pages, strict=True):
             keys = set()
             for text in texts:
-                for _, key, size, chars, found in text.edges:
+                for _, key, size, chars, found, place in text.edges:
                     if size < largest.get(text.source, math.inf):
                         keys.add(key)
                         in_lines.setdefault(key, []).append((number, found))
+                        places.setdefault(key, []).append(place)
                         longest[key] = max(longest.get(key, 0), chars)
             seen.update(keys)
             by_parity[number % 2].update(keys)
@@ -372,6 +376,7 @@ class Furniture:
                     or any(by_parity[p][key] >= by_parity_needed[p] for p in (0, 1))
                 )
                 and _counts_pages(in_lines[key], longest[key])
+                and _one_place(places[key])
             )
         }
         return cls(frozenset(keys), largest)
@@ -431,6 +436,13 @@ def _counts_pages(occurrences: list[tuple[int, tuple[str, ...]]], chars: int) ->
     )
 
 
+def _one_place(places: list[float]) -> bool:
+    """Whether lines alike stand at one place on their pages, as headers and footers do
+    (within two lines, as scans shift): a list's wrapped lines that read alike, at the foot
+    of one page and the head of the next, are text."""
+    return (min(places) >= 0 or max(places) < 0) and max(places) - min(places) <= 24
+
+
 def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     """The page without its lines near the edges whose text is in ``keys``. Headers and
     footers are paragraphs of their own at the start or end of the page, so their
@@ -440,7 +452,7 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
     if not drop:
         return page
     sizes = dict(page.sizes)
-    for index, _, size, chars, _ in page.edges:
+    for index, _, size, chars, *_ in page.edges:
         if index in drop:
             sizes[size] -= chars
     sizes = {size: chars for size, chars in sizes.items() if chars > 0}

@@ -207,6 +207,28 @@ def _settled(pages: list[list[Line]], numbers: list[int] | None = None) -> list[
     return [page_markdown(text, styles) for (text,) in kept if text is not None]
 
 
+def test_lines_alike_at_the_foot_of_one_page_and_the_head_of_the_next_are_text() -> None:
+    """A list's items wrap alike ("… onto a second line in the printed page"): the wrapped
+    line at the foot of page 1 and the one near the head of page 2 were taken for a
+    header and footer of a two-page document, and lost."""
+    wrapped = "onto a second line in the printed page"
+    first = [
+        _line("25. Item number 25 with some text that wraps", 700, 0),
+        _line(wrapped, 790, 0),
+    ]
+    second = [
+        _line("26. Item number 26 with some text that wraps", 40, 0),
+        _line(wrapped, 52, 0),
+        _line("27. Item number 27 with some text that wraps", 64, 0),
+    ]
+    pages = _markdown_without_furniture([first, second])
+    assert [page.count(wrapped) for page in pages] == [1, 1]
+    # a footer stands at one place on every page, and goes
+    footer = [_line("Vertraulich", 800, 0)]
+    pages = _markdown_without_furniture([first[:1] + footer, second[:1] + footer])
+    assert not any("Vertraulich" in page for page in pages)
+
+
 def test_a_word_hyphenated_across_a_page_break_is_made_whole_on_its_first_page() -> None:
     first = [_line("Der Antrag ging an die Verwal-", 100, 0)]
     second = [
