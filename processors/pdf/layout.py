@@ -804,7 +804,8 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
                 if rule.top <= top + 3 and rule.bottom >= bottom - 3 and x0 + 3 < rule.x0 < x1 - 3
             }
         )
-        if not verticals:  # ruled across only: the columns are where no row has text
+        ruled_across = not verticals
+        if ruled_across:  # the columns are where no row has text
             size = statistics.median(line.size for line in inside)
             gaps = _gaps([(line.x0, line.x1) for line in inside], 0.5 * size)
             verticals = [round((start + end) / 2) for start, end in gaps]
@@ -823,6 +824,8 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             rows.extend(_band_rows(band, verticals) if rows else [_cells(band, verticals)])
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
+        if ruled_across and 4 * sum(sum(map(bool, row)) >= 2 for row in rows) < 3 * len(rows):
+            continue  # rows of one cell: text between underlined headings, no table
         used.update(id(line) for line in inside)
         found.append((Table(rows, x0, top, x1, bottom), inside))
     return found

@@ -988,6 +988,18 @@ LOOKALIKES_MARKDOWN = [
     "country, my father being a foreigner of Bremen, who settled first at Hull.",
     "She came 1st and he 2nd; the third went home.",
 ]
+UNDERLINED_HEADINGS_HTML = """<!doctype html><html lang="en"><body style="font: 11pt sans-serif">
+<h3 style="border-bottom: 1px solid #999">PROFILE</h3>
+<p>Engineer with ten years of experience in data pipelines.</p>
+<h3 style="border-bottom: 1px solid #999">EXPERIENCE</h3>
+<div style="display: flex; justify-content: space-between"><b>Senior Engineer, Foo AG</b>
+<span>2019 - 2024</span></div>
+<p>Led a team of five engineers building the ingestion platform.</p>
+<h3 style="border-bottom: 1px solid #999">SKILLS</h3>
+<p>Python, SQL and a little Rust.</p>
+</body></html>"""
+"""A CV's sections under underlined headings: the underlines are rules of one width with
+text between them, as a table ruled across is, but most of its "rows" hold one cell."""
 """What ``LOOKALIKES_HTML`` reads as: things the list, letter-spacing, drop cap and script
 rules must leave alone (an icon before a heading or inside a line, outlined checkboxes,
 numbers set flush right, single letters with blanks), and a one-letter word as a cap."""

@@ -152,6 +152,19 @@ def test_what_only_looks_like_a_list_a_spaced_word_or_a_drop_cap_is_left_alone(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_sections_under_underlined_headings_are_no_table(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """The whole CV came out as a two-column table of its sections."""
+    pdf = corpus.browser_pdf(corpus.UNDERLINED_HEADINGS_HTML, tmp_path)
+    markdown = _native(run_job, pdf_corpus, "underlined", pdf, engine)["markdown_content"]
+    assert "|" not in markdown
+    for heading in ("PROFILE", "EXPERIENCE", "SKILLS"):
+        assert f"# {heading}\n" in markdown
+    assert "Led a team of five engineers building the ingestion platform." in markdown
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
