@@ -70,11 +70,15 @@ _ORDERED_START = re.compile(r"^(\d{1,9})[.)](\s|$)")
 _SYNTAX_FIRST = frozenset("#>-+*=")
 """With the digits (``str.isdecimal``), the first characters ``_ESCAPE_START`` and
 ``_ORDERED_START`` can match."""
+_CHECKBOX = re.compile(r"^[\u2610\u2611\u2612]\s+\S")
+"""A checklist's item: ☐, ☑ or ☒ and its text. The box stays in the text (it says whether
+the item is ticked); the item is a list item all the same."""
 _LIST_FIRST = frozenset(
     "\u2022\u25e6\u25aa\u25ab\u2023\u2043\u25cf\u25cb\u25a0\u25a1\u27a2\u27a4\u25ba\u25b6\u2713\u2714"
-    "\u00b7*-\u2013\u2014abcdefghijklmnopqrstuvwxyz"
+    "\u00b7*-\u2013\u2014\u2610\u2611\u2612abcdefghijklmnopqrstuvwxyz"
 )
-"""With the digits, the first characters ``_BULLET`` and ``_NUMBERED`` can match."""
+"""With the digits, the first characters ``_BULLET``, ``_CHECKBOX`` and ``_NUMBERED`` can
+match."""
 
 
 @dataclass
@@ -240,7 +244,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
 def _list_start(text: str) -> tuple[str, str] | None:
     if text[:1] not in _LIST_FIRST and not text[:1].isdecimal():
         return None
-    if _BULLET.match(text):
+    if _BULLET.match(text) or _CHECKBOX.match(text):
         return "li", "-"
     match = _NUMBERED.match(text)
     if match:
@@ -249,6 +253,8 @@ def _list_start(text: str) -> tuple[str, str] | None:
 
 
 def _strip_marker(text: str) -> str:
+    if _CHECKBOX.match(text):
+        return text
     match = _BULLET.match(text)
     if match:
         return match.group(2)
@@ -707,6 +713,8 @@ def plain_text(page: PageText) -> str:
     for paragraph in page.paragraphs:
         if paragraph.kind == "table" and paragraph.table is not None:
             out.append("\n".join("\t".join(row) for row in paragraph.table.rows))
+        elif paragraph.kind == "li" and _CHECKBOX.match(paragraph.text):
+            out.append(paragraph.text)  # the box is its marker
         elif paragraph.kind in {"li", "ol"}:
             marker = paragraph.marker if paragraph.kind == "ol" else "\u2022"
             out.append(f"{marker} {paragraph.text}")

@@ -248,6 +248,18 @@ def test_a_word_hyphenated_across_a_page_break_is_made_whole_on_its_first_page()
     assert _settled([first, second], numbers=[1, 3])[0] == "Der Antrag ging an die Verwal-"
 
 
+def test_a_checklist_is_a_list_that_keeps_its_boxes() -> None:
+    """☐ and ☑ started no item: a checklist ran together into one paragraph."""
+    lines = [
+        _line("Vor der Reise:", 100, 0),
+        _line("\u2610 Reisepass", 112, 0),
+        _line("\u2611 Fahrkarten", 124, 0),
+    ]
+    assert _markdown_of([lines]) == ["Vor der Reise:\n\n- \u2610 Reisepass\n- \u2611 Fahrkarten"]
+    text = page_text(PageLayout(595, HEIGHT, lines))
+    assert plain_text(text).split("\n\n")[1:] == ["\u2610 Reisepass", "\u2611 Fahrkarten"]
+
+
 def _rendered_text(markdown: str) -> tuple[str, set[str]]:
     """What a CommonMark reader shows (the text of every inline) and which kinds of
     element it made of the Markdown."""
