@@ -914,13 +914,14 @@ def _band_rows(band: list[Line], verticals: list[int]) -> list[list[str]]:
 
 
 def _cells(band: list[Line], verticals: list[int]) -> list[str]:
+    """A row's cells, each cell's lines read as a leaf's are (``merge_same_baseline``): a
+    unit's raised "3" stays after its "m" ("5 m³"), not before the cell's text."""
     if verticals:
         edges = [float("-inf"), *verticals, float("inf")]
         cells = []
         for left, right in itertools.pairwise(edges):
             members = [line for line in band if left <= (line.x0 + line.x1) / 2 < right]
-            members.sort(key=lambda line: (line.baseline, line.x0))
-            cells.append(join_lines([line.text for line in members]))
+            cells.append(join_lines([line.text for line in merge_same_baseline(members)]))
         return cells
     ordered = sorted(band, key=lambda line: line.x0)
     cells: list[list[Line]] = []
@@ -929,7 +930,4 @@ def _cells(band: list[Line], verticals: list[int]) -> list[str]:
             cells[-1].append(line)
         else:
             cells.append([line])
-    return [
-        join_lines([member.text for member in sorted(cell, key=lambda m: m.baseline)])
-        for cell in cells
-    ]
+    return [join_lines([member.text for member in merge_same_baseline(cell)]) for cell in cells]

@@ -103,6 +103,21 @@ def test_a_word_hyphenated_inside_a_table_cell_is_joined() -> None:
     assert len(members) == 5
 
 
+def test_a_raised_unit_in_a_table_cell_stays_after_its_number() -> None:
+    """The cell read "3 Lager 5 m": its runs were sorted by baseline, the raised 3 first."""
+    rules = [Rule(50, top, 450, top) for top in (100, 120, 140)]
+    rules += [Rule(x, 100, x, 140) for x in (50, 250, 450)]
+    lines = [
+        _line("Posten", 54, 104, 100),
+        _line("Menge", 254, 104, 300),
+        _line("Lager 5 m", 54, 126, 100),
+        Line("3", 100.5, 123, 104, 129, 127, 6.0),
+        _line("1", 254, 126, 300),
+    ]
+    [(table, _)] = find_tables(lines, rules)
+    assert table.rows == [["Posten", "Menge"], ["Lager 5 m\u00b3", "1"]]
+
+
 def test_a_list_marker_set_lower_and_larger_than_its_item_stays_in_front_of_it() -> None:
     """reportlab's list flowables draw the marker 2 pt below the item's baseline."""
     item = Line("Maßnahme eins: Umsetzung in den Kommunen", 68, 100, 400, 110, 108, 10)
