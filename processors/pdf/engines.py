@@ -182,8 +182,11 @@ class PdfiumPages:
             if raw is not None and run:
                 if letter_spaced(run):
                     run = clean_text(closed_up(_letters(raw, text, first, last), size))
-                if text[first].isspace():  # the box takes in the blank: it starts at a glyph
-                    x0 = _first_glyph_left(raw, text, first, last, x0)
+                # the box takes in a blank at either end: it is made to end at the glyphs
+                if text[first].isspace():
+                    x0 = _glyph_edge(raw, text, range(first, last), x0)
+                if text[last - 1].isspace():
+                    x1 = _glyph_edge(raw, text, range(last - 1, first - 1, -1), x1)
             if run:
                 runs.append(
                     Line(run, x0, height - y1, x1, height - y0, height - baseline, size, bold)
@@ -415,17 +418,17 @@ def _letters(raw: Any, text: str, first: int, last: int) -> list[Letter]:
     return letters
 
 
-def _first_glyph_left(raw: Any, text: str, first: int, last: int, default: float) -> float:
-    """The left edge of the first character from ``first`` to ``last`` that is not a
-    blank: where a run's text starts after the blank its box takes in (a word space, or a
-    space pdfium put in for a gap), so that what touches a script is told apart from what
-    follows it after a space."""
-    for index in range(first, last):
+def _glyph_edge(raw: Any, text: str, indexes: range, default: float) -> float:
+    """The outer edge of the first character in ``indexes`` that is not a blank (its left
+    edge going forward, its right edge going back): where a run's text starts or ends
+    within the blank its box takes in (a word space, or a space pdfium put in for a gap),
+    so that runs that touch are told apart from runs with a space between them."""
+    for index in indexes:
         if not text[index].isspace():
-            left, *cells = [ctypes.c_double() for _ in range(4)]
-            refs = [ctypes.byref(cell) for cell in (left, *cells)]
+            left, right, *cells = [ctypes.c_double() for _ in range(4)]
+            refs = [ctypes.byref(cell) for cell in (left, right, *cells)]
             if pdfium_c.FPDFText_GetCharBox(raw, index, *refs):
-                return left.value
+                return left.value if indexes.step > 0 else right.value
             break
     return default
 

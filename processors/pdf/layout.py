@@ -253,10 +253,19 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
         ):
             # a script touching the word before it belongs to it ("m²"), and so does what
-            # touches the script ("H₂O", "CO₂,"): a run's box starts at its first glyph
-            touching = line.x0 - last.x1 <= 0.2 * last.size
+            # touches the script ("H₂O", "CO₂,"); runs of one baseline whose glyphs touch
+            # are one word (small caps: "T" + "HE"): runs' boxes end at their glyphs
+            gap = line.x0 - last.x1
+            touching = gap <= 0.2 * last.size
             ordinal = id(line) in letters and last.text[-1:].isdigit()
-            joint = "" if touching and (after_script or ordinal or id(line) in glued) else " "
+            word = (
+                gap <= 0.15 * min(last.size, line.size)
+                and last.baseline == line.baseline
+                and id(line) not in letters
+            )
+            joint = (
+                "" if word or (touching and (after_script or ordinal or id(line) in glued)) else " "
+            )
             after_script = ordinal or id(line) in glued
             text = last.text + joint + line.text
             merged[-1] = Line(

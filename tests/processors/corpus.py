@@ -952,6 +952,8 @@ TYPOGRAPHY_HTML = """<!doctype html><html lang="en"><body style="font: 12pt seri
 upon a time there was a long paragraph that starts with a drop cap, as magazines set their
 first paragraph, and it runs over several lines so that the drop cap spans three of them.</p>
 <p>Water is H<sub>2</sub>O, carbon dioxide CO<sub>2</sub>, and the area is 12 m<sup>2</sup>.</p>
+<p style="font-variant: small-caps">Annual Report of the Board</p>
+<p>Ex<b>ample</b> of a word in two weights.</p>
 </body></html>"""
 TYPOGRAPHY_PARAGRAPHS = [
     "SUMMARY OF FINDINGS",
@@ -959,7 +961,8 @@ TYPOGRAPHY_PARAGRAPHS = [
     "set their first paragraph, and it runs over several lines so that the drop cap spans "
     "three of them.",
 ]
-"""The first paragraphs of ``TYPOGRAPHY_HTML`` as read; its last holds H₂O, CO₂ and m²."""
+"""The first paragraphs of ``TYPOGRAPHY_HTML`` as read; the third holds H₂O, CO₂ and m²,
+the fourth is set in small caps, the fifth has a word in two weights."""
 
 LOOKALIKES_HTML = """<!doctype html><html lang="en"><body style="font: 12pt serif; width: 420px">
 <h2><svg width="14" height="14"><rect width="14" height="14"/></svg> Experience</h2>

@@ -127,14 +127,18 @@ def test_letter_spacing_drop_caps_and_scripts_printed_by_a_browser(
 ) -> None:
     """Before: "S U M M A R Y O F F I N D I N G S"; "nce upon a time …" with the "O"
     joined into the second line; a browser's <sub> and <sup> (a sixth smaller) read as
-    plain digits with pdfminer and as a line of their own with pdfium."""
+    plain digits with pdfminer and as a line of their own with pdfium; pdfium's runs
+    that touch kept apart ("A nnual R eport", "Ex ample")."""
     pdf = corpus.browser_pdf(corpus.TYPOGRAPHY_HTML, tmp_path)
     results = _native(run_job, pdf_corpus, "typography", pdf, engine)
     paragraphs = results["page_texts"][0].split("\n\n")
     assert paragraphs[:2] == corpus.TYPOGRAPHY_PARAGRAPHS
-    assert len(paragraphs) == 3
+    assert len(paragraphs) == 5
     for script in ("H\u2082", "CO\u2082", "12 m\u00b2."):
         assert script in paragraphs[2]
+    # pdfium gives small caps as set (lower case), pdfminer as drawn; "A nnual" before
+    assert paragraphs[3].upper() == "ANNUAL REPORT OF THE BOARD"
+    assert paragraphs[4] == "Example of a word in two weights."
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
