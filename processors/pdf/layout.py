@@ -66,6 +66,8 @@ def letter_spaced(text: str) -> bool:
     """Single letters with a blank between each, four or more, or two or three capitals:
     a word or a few set letter-spaced ("S U M M A R Y  O F"), which both engines read with
     a blank after every letter (pdfium may give each word a run of its own: "O F")."""
+    if text[1:2] != " ":  # the usual text: a word of more than one letter first
+        return False
     return _LETTER_SPACED.fullmatch(text) is not None and (len(text) >= 7 or text.isupper())
 
 
