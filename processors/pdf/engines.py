@@ -181,7 +181,7 @@ class PdfiumPages:
                 run = clean_text(run)
             if raw is not None and run:
                 if letter_spaced(run):
-                    run = clean_text(closed_up(_letters(raw, text, first, last), size))
+                    run = clean_text(closed_up(_letters(raw, text, first, last), size)) or run
                 # the box takes in a blank at either end: it is made to end at the glyphs
                 if text[first].isspace():
                     x0 = _glyph_edge(raw, text, range(first, last), x0)
