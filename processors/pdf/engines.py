@@ -439,17 +439,22 @@ def _continues(piece: list[Any], after: list[Any], text: str, glyphs: bool) -> b
     in the text, on the same baseline in the same font size and weight, and next to it on
     the line (a word space away at most). With a blank between them only where runs are
     ``glyphs``: else such runs are set apart on purpose (a table's cells). Further apart
-    (two sizes at most), or with a blank between, only in a letter-spaced line. Runs left
-    apart are joined with a blank later (``merge_same_baseline``): "A d a p t i v e"."""
+    (two sizes at most), or with a blank between, only in a letter-spaced line. In another
+    size or weight only where they touch with no blank between (one word). Runs left apart
+    are joined with a blank later (``merge_same_baseline``): "A d a p t i v e"."""
     first, size = after[0], piece[6]
     if (
         first != piece[1]
-        or after[6] != size
-        or after[7] != piece[7]
         or abs(after[8] - piece[8]) > 0.1 * size
         or not -0.2 * size <= after[2] - piece[4] <= 2.0 * size
     ):
         return False
+    if after[6] != size or after[7] != piece[7]:
+        # another size or weight: the same word only with no blank between, touching
+        # (small caps "A" + "NNUAL", "Ex" + bold "ample")
+        return after[2] - piece[4] <= 0.15 * min(size, after[6]) and not (
+            text[first - 1].isspace() or text[first].isspace()
+        )
     if after[2] - piece[4] <= 0.6 * size and (
         glyphs or not (text[first - 1].isspace() or text[first].isspace())
     ):

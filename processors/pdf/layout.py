@@ -59,13 +59,14 @@ def clean_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
-_LETTER_SPACED = re.compile(r"[^\W\d_](?: [^\W\d_])+")
+_LETTER_SPACED = re.compile(r"[^\W_](?: [^\W_])+")
 
 
 def letter_spaced(text: str) -> bool:
-    """Single letters with a blank between each, four or more, or two or three capitals:
-    a word or a few set letter-spaced ("S U M M A R Y  O F"), which both engines read with
-    a blank after every letter (pdfium may give each word a run of its own: "O F")."""
+    """Single letters or digits with a blank between each, four or more, or two or three
+    capitals: a word or a few set letter-spaced ("S U M M A R Y  O F", "F E S T  2 0 2 5"),
+    which both engines read with a blank after every letter (pdfium may give each word a
+    run of its own: "O F"). Blanks the PDF itself has stay (``closed_up``): "1 2 3 4"."""
     if text[1:2] != " ":  # the usual text: a word of more than one letter first
         return False
     return _LETTER_SPACED.fullmatch(text) is not None and (len(text) >= 7 or text.isupper())
@@ -255,19 +256,10 @@ def merge_same_baseline(lines: list[Line]) -> list[Line]:
             and line.x0 - last.x1 <= 2.5 * max(last.size, line.size, 1)
         ):
             # a script touching the word before it belongs to it ("m²"), and so does what
-            # touches the script ("H₂O", "CO₂,"); runs of one baseline whose glyphs touch
-            # are one word (small caps: "T" + "HE"): runs' boxes end at their glyphs
-            gap = line.x0 - last.x1
-            touching = gap <= 0.2 * last.size
+            # touches the script ("H₂O", "CO₂,"): pdfium's runs' boxes end at their glyphs
+            touching = line.x0 - last.x1 <= 0.2 * last.size
             ordinal = id(line) in letters and last.text[-1:].isdigit()
-            word = (
-                gap <= 0.15 * min(last.size, line.size)
-                and last.baseline == line.baseline
-                and id(line) not in letters
-            )
-            joint = (
-                "" if word or (touching and (after_script or ordinal or id(line) in glued)) else " "
-            )
+            joint = "" if touching and (after_script or ordinal or id(line) in glued) else " "
             after_script = ordinal or id(line) in glued
             text = last.text + joint + line.text
             merged[-1] = Line(
@@ -395,13 +387,13 @@ def reading_order(
     if not lines:
         return []
     lines = without_drop_caps(lines)
-    if marks:
-        with_drawn_bullets(lines, marks)
     items: list[Line | Table] = list(lines)
     for table, members in find_tables(lines, list(rules)):
         member_ids = {id(line) for line in members}
         items = [item for item in items if id(item) not in member_ids]
         items.append(table)
+    if marks:  # a table's cells are no list's items (a status column's coloured dots)
+        with_drawn_bullets([item for item in items if isinstance(item, Line)], marks)
     sizes = [line.size for line in lines if line.size > 0]
     unit = statistics.median(sizes) if sizes else 10.0
     ordered: list[Item] = []
@@ -835,11 +827,17 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             rows.extend(_band_rows(band, verticals) if rows else [_cells(band, verticals)])
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
-        if ruled_across and 4 * sum(sum(map(bool, row)) >= 2 for row in rows) < 3 * len(rows):
-            continue  # rows of one cell: text between underlined headings, no table
+        if ruled_across and 4 * sum(map(_paragraph_row, rows)) >= len(rows):
+            continue  # text between underlined headings, no table
         used.update(id(line) for line in inside)
         found.append((Table(rows, x0, top, x1, bottom), inside))
     return found
+
+
+def _paragraph_row(row: list[str]) -> bool:
+    """A "row" of one cell holding more than eight words: a paragraph, not a table's row
+    (a group's label or a row with empty cells holds a word or two)."""
+    return sum(map(bool, row)) < 2 and len(" ".join(row).split()) > 8
 
 
 def _joined_rules(rules: list[Rule]) -> list[Rule]:

@@ -973,7 +973,13 @@ Full-time</p>
 Part-time</p>
 <ol start="99"><li>item 99</li><li>item 100</li><li>item 101</li></ol>
 <p>A B C D</p>
-<h2 style="font-family: sans-serif; letter-spacing: 0.5em">INVOICE</h2>
+<h2 style="font-family: sans-serif; letter-spacing: 0.5em">INVOICE 2025</h2>
+<style>table { border-collapse: collapse; border-top: 1px solid #999 }
+td, th { border-bottom: 1px solid #999; padding: 2px 12px; text-align: left }
+.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50% }</style>
+<table><tr><th>Service</th><th>Status</th></tr>
+<tr><td>Web</td><td><span class="dot" style="background: #2a2"></span> up</td></tr>
+<tr><td>Mail</td><td><span class="dot" style="background: #c22"></span> down</td></tr></table>
 <p><span style="float: left; font-size: 42pt; line-height: 36pt; padding-right: 4pt">I</span>
 was born in the year 1632, in the city of York, of a good family, though not of that
 country, my father being a foreigner of Bremen, who settled first at Hull.</p>
@@ -986,7 +992,8 @@ LOOKALIKES_MARKDOWN = [
     "Part-time",
     "99. item 99\n100. item 100\n101. item 101",
     "A B C D",
-    "### INVOICE",
+    "### INVOICE 2025",
+    "| Service | Status |\n| --- | --- |\n| Web | up |\n| Mail | down |",
     "I was born in the year 1632, in the city of York, of a good family, though not of that "
     "country, my father being a foreigner of Bremen, who settled first at Hull.",
     "She came 1st and he 2nd; the third went home.",
@@ -1084,6 +1091,49 @@ def hyphenated_across_pages() -> bytes:
     writer.page([Line(50, 760, ACROSS_PAGES[1]), Line(50, 700, "Ein neuer Absatz folgt.")])
     writer.page([Line(50, 760, "Die letzte Seite.")])
     return writer.finish()
+
+
+ITALIC_WORDS = "Der Chef des Hauses und der Brief vom Amt; the fjord and a jury."
+
+
+def italic_words() -> bytes:
+    """``ITALIC_WORDS`` in Times with "Chef", "Brief", "fjord" and "jury" in italics: an
+    italic f or j reaches over the word space, so the boxes of the words nearly touch."""
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    marked = re.sub(r"\b(Chef|Brief|fjord|jury)\b", r"<i>\1</i>", ITALIC_WORDS)
+    buffer = io.BytesIO()
+    style = ParagraphStyle("body", fontName="Times-Roman", fontSize=12, leading=15)
+    SimpleDocTemplate(buffer).build([Paragraph(marked, style)])
+    return buffer.getvalue()
+
+
+GROUPED_ROWS = [
+    ["Artikel", "Menge", "Preis"], ["Obst", "", ""], ["Äpfel", "2 kg", "4,20"],
+    ["Birnen", "1 kg", "2,90"], ["Gemüse", "", ""], ["Karotten", "1 kg", "1,50"],
+]  # fmt: skip
+
+
+def grouped_table() -> bytes:
+    """``GROUPED_ROWS`` as a table ruled under every row, whose group rows ("Obst",
+    "Gemüse") hold one cell."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import cm
+    from reportlab.platypus import SimpleDocTemplate, Table, TableStyle
+
+    table = Table(GROUPED_ROWS, colWidths=[8 * cm, 3 * cm, 3 * cm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEABOVE", (0, 0), (-1, 0), 1, colors.black),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.5, colors.black),
+            ]
+        )
+    )
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer).build([table])
+    return buffer.getvalue()
 
 
 def with_transparent_image() -> bytes:

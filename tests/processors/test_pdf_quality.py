@@ -169,6 +169,22 @@ def test_sections_under_underlined_headings_are_no_table(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_italic_words_keep_their_spaces_and_a_table_its_group_rows(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """Two regressions a second exploratory run found in this session's rules: italic
+    words glued to their neighbours ("Chefdes", "thefjord"), and a table whose group rows
+    hold one cell taken for underlined headings (its numbers lost their rows)."""
+    text = _native(run_job, pdf_corpus, "italic", corpus.italic_words(), engine)["page_texts"][0]
+    assert text == corpus.ITALIC_WORDS
+    results = _native(run_job, pdf_corpus, "grouped", corpus.grouped_table(), engine)
+    rows = [row.split(" | ") for row in results["markdown_content"].split("\n") if "|" in row]
+    assert [[cell.strip("| ") for cell in row] for row in rows if "---" not in row[0]] == [
+        row for row in corpus.GROUPED_ROWS
+    ]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
