@@ -164,6 +164,8 @@ class PdfiumPages:
             # a run that does not start where the one before ended cannot continue it
             if pieces and pieces[-1][1] == piece[0] and _continues(pieces[-1], piece, text, glyphs):
                 joined = pieces[-1]
+                if piece[1] - piece[0] > joined[1] - joined[0]:  # the longer part's size
+                    joined[6], joined[7] = piece[6], piece[7]  # and weight ("R" + "aised")
                 joined[1], joined[4] = piece[1], max(joined[4], piece[4])
                 joined[3], joined[5] = max(joined[3], piece[3]), min(joined[5], piece[5])
             else:

@@ -1136,6 +1136,29 @@ def grouped_table() -> bytes:
     return buffer.getvalue()
 
 
+RAISED_INITIAL = [
+    "Raised initials stand on the first line of a chapter and rise above",
+    "it, as some books set them; the line is body text all the same.",
+]
+
+
+def raised_initial() -> bytes:
+    """``RAISED_INITIAL`` with its first letter set at 26 pt on the first line's baseline,
+    the rest at 11 pt, drawn as two text objects that touch."""
+    _register_fonts()
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_A4)
+    first, rest = RAISED_INITIAL[0][0], RAISED_INITIAL[0][1:]
+    canvas.setFont(FONT, 26)
+    canvas.drawString(60, 700, first)
+    canvas.setFont(FONT, 11)
+    canvas.drawString(60 + pdfmetrics.stringWidth(first, FONT, 26), 700, rest)
+    canvas.drawString(60, 686, RAISED_INITIAL[1])
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
 def with_transparent_image() -> bytes:
     """A red disc on a transparent ground (an image with a soft mask), as logos are."""
     from reportlab.lib.utils import ImageReader

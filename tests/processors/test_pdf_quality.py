@@ -185,6 +185,17 @@ def test_italic_words_keep_their_spaces_and_a_table_its_group_rows(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_raised_initial_joins_its_word_and_leaves_the_line_body_text(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """pdfium gave "R aised", and once joined, the line took the initial's size and
+    became a heading."""
+    results = _native(run_job, pdf_corpus, "raised", corpus.raised_initial(), engine)
+    assert results["page_texts"][0] == " ".join(corpus.RAISED_INITIAL)
+    assert "#" not in results["markdown_content"].split("\n\n", 1)[1]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     run_job: Runner, pdf_corpus: Corpus, engine: str
 ) -> None:
