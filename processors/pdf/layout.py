@@ -824,7 +824,9 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             band = [line for line in band if (line.top + line.bottom) / 2 > upper.top]
             if not band:
                 continue
-            rows.extend(_band_rows(band, verticals) if rows else [_cells(band, verticals)])
+            rows.extend(
+                _band_rows(band, verticals, ruled_across) if rows else [_cells(band, verticals)]
+            )
         if len(rows) < 2 or max(len(row) for row in rows) < 2:
             continue
         if ruled_across and 4 * sum(map(_paragraph_row, rows)) >= len(rows):
@@ -908,17 +910,36 @@ def _split_at_gaps(group: list[Rule], verticals: list[Rule]) -> list[list[Rule]]
     return parts
 
 
-def _band_rows(band: list[Line], verticals: list[int]) -> list[list[str]]:
+def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> list[list[str]]:
     """The rows of the space between two rules below the header: one, or several when the
-    table rules only its head and foot (top, under the header, bottom) and every text line
-    of the band fills every column. A cell wrapped onto a second line leaves other cells
-    with one (a header whose every cell wraps is one row: the header band is not split)."""
-    lines = _baseline_groups(band)
+    table rules only its head and foot (top, under the header, bottom). With columns ruled
+    too, a band is split only where every visual line fills every column. Ruled across
+    only, a visual line starts a row where its first cell and another are filled (a row's
+    label and a value; other cells may be empty), and a line that does not goes on with
+    the row above it, cell by cell (a cell wrapped onto a second line); a raised mark
+    counts on the line it is set on. A header whose every cell wraps is one row: the
+    header band is not split."""
+    moved = _scripts(band)
+    groups = _baseline_groups([moved.get(id(line), line) for line in band])
+    original = {id(moved.get(id(line), line)): line for line in band}
+    lines = [[original[id(line)] for line in group] for group in groups]
     if len(lines) > 1:
         rows = [_cells(members, verticals) for members in lines]
         width = len(rows[0])
-        if width > 1 and all(len(row) == width and all(row) for row in rows):
-            return rows
+        if width < 2 or any(len(row) != width for row in rows):
+            return [_cells(band, verticals)]
+        if not ruled_across:
+            return rows if all(all(row) for row in rows) else [_cells(band, verticals)]
+        starts = [bool(row[0]) and sum(map(bool, row)) >= 2 for row in rows]
+        if starts[0] and sum(starts) > 1:
+            merged: list[list[str]] = []
+            for row, start in zip(rows, starts, strict=True):
+                if start:
+                    merged.append(row)
+                else:
+                    pairs = zip(merged[-1], row, strict=True)
+                    merged[-1] = [join_lines([above, cell]) for above, cell in pairs]
+            return merged
     return [_cells(band, verticals)]
 
 

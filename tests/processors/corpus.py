@@ -422,6 +422,23 @@ def booktabs() -> bytes:
     return writer.finish()
 
 
+SPARSE_BOOKTABS_ROWS = [
+    ["Gruppe", "Behandlung", "n", "Abbrüche"], ["A", "Placebo", "40", "3"],
+    ["B", "niedrige Dosis", "38", ""], ["Summe", "", "119", "8"],
+]  # fmt: skip
+
+
+def sparse_booktabs() -> bytes:
+    """``SPARSE_BOOKTABS_ROWS`` ruled as booktabs rules, with empty cells and one cell
+    wrapped onto a second line ("niedrige" / "Dosis")."""
+    writer = Writer(furniture=False)
+    rows = [[cell.replace(" Dosis", "") for cell in row] for row in SPARSE_BOOKTABS_ROWS]
+    lines, rules = grid(rows, 50, 760, [100, 120, 60, 80], columns=False)
+    lines.append(Line(50 + 100 + 4, 760 - 2 * 20 - 14 - 10, "Dosis", FONT, 10))
+    writer.page(lines, [rules[0], rules[1], rules[-1]])
+    return writer.finish()
+
+
 TWO_TABLES_TEXT = "Die folgenden Ansprechpartner sind für Rückfragen zuständig."
 CLOSING_TEXT = "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen."
 

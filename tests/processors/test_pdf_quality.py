@@ -283,12 +283,18 @@ def test_one_line_paragraphs_spaced_apart_stay_apart(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+@pytest.mark.parametrize("sparse", [False, True])
 def test_a_table_ruled_only_at_head_and_foot_keeps_its_rows(
-    run_job: Runner, pdf_corpus: Corpus, engine: str
+    run_job: Runner, pdf_corpus: Corpus, engine: str, sparse: bool
 ) -> None:
-    results = _native(run_job, pdf_corpus, "booktabs", corpus.booktabs(), engine)
-    rows = [" | ".join(row) for row in corpus.BOOKTABS_ROWS]
-    table = "\n".join([f"| {rows[0]} |", "| --- | --- | --- |", *(f"| {r} |" for r in rows[1:])])
+    """With empty cells and a cell wrapped onto a second line (``sparse``), the body's
+    rows were read as one row of all the body's text."""
+    pdf = corpus.sparse_booktabs() if sparse else corpus.booktabs()
+    expected = corpus.SPARSE_BOOKTABS_ROWS if sparse else corpus.BOOKTABS_ROWS
+    results = _native(run_job, pdf_corpus, f"booktabs-{sparse}", pdf, engine)
+    rows = [" | ".join(row) for row in expected]
+    head = "|" + " --- |" * len(expected[0])
+    table = "\n".join([f"| {rows[0]} |", head, *(f"| {r} |" for r in rows[1:])])
     assert results["markdown_content"].split("\n\n")[1].strip() == table
 
 
