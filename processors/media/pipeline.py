@@ -28,9 +28,9 @@ WINDOW = SAMPLE_RATE // 20
 """50 ms: the unit of loudness when looking for that pause."""
 SILENCE_PEAK = 328
 """Audio whose loudest sample stays under this (-40 dBFS, where speech peaks 20 dB and more
-higher) is silence. Engines make words up in silence (pocketsphinx heard "i'm" in 30 s of
-it; Whisper is known for "Thank you."): a silent chunk is not sent, and a segment that
-lies wholly in silence is left out."""
+higher) is silence. Engines make words up in silence (pocketsphinx heard "dog" in 30 s of
+digital silence; Whisper is known for "Thank you."): a silent chunk is not sent, and a
+segment that lies wholly in silence is left out."""
 
 
 def _silent(samples: array.array[int]) -> bool:
