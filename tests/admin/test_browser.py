@@ -27,17 +27,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from batches.models import Batch
 from jobs import services
 from jobs.models import Job
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import REPO, subprocess_env
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [pytest.mark.slow]
 

@@ -27,6 +27,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 # Real words, so that Tesseract's language models see ordinary text. Umlauts, ß and the
 # letter pairs fi/fl (drawn as ligature glyphs) are frequent on purpose.
 WORDS = """
@@ -908,18 +910,6 @@ def justified() -> bytes:
     return buffer.getvalue()
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-pdf-header-footer",
-]
-
-
 def browser_pdf(html: str, folder: Path) -> bytes:
     """``html`` printed to PDF by Debian's Chromium (installed by scripts/test.sh), as a
     browser's "Save as PDF" makes it: glyphs drawn one by one, list bullets drawn as
@@ -929,8 +919,9 @@ def browser_pdf(html: str, folder: Path) -> bytes:
     page = folder / "page.html"
     page.write_text(html, encoding="utf-8")
     output = folder / "page.pdf"
+    command = [CHROMIUM, *CHROMIUM_ARGS, "--no-pdf-header-footer", f"--print-to-pdf={output}"]
     subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--print-to-pdf={output}", page.as_uri()],
+        [*command, page.as_uri()],
         check=True,
         capture_output=True,
         timeout=120,
