@@ -206,6 +206,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
         if isinstance(item, Line):
             left, right = margins.get(item.region, (item.x0, item.x1))
             margins[item.region] = (min(left, item.x0), max(right, item.x1))
+    sequenced = _sequenced(items)
     for index, item in enumerate(items):
         if isinstance(item, Table):
             close(index - 1)
@@ -218,9 +219,12 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
             not lines
             or _breaks(previous, line, source, pitch)
             or (kind == "p" and _indented(previous, line, items, index, margins))
+            or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
-        if (
+        if index in sequenced:
+            start = "ol", sequenced[index]
+        elif (
             start
             and not breaks
             and kind == "p"
@@ -234,11 +238,78 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
             if start is not None:
                 kind, marker = start
                 line = Line(*line.values())
-                line.text = _strip_marker(line.text)
+                line.text = (
+                    line.text[len(marker) :].lstrip()
+                    if index in sequenced
+                    else _strip_marker(line.text)
+                )
         lines.append(line)
         previous = item
     close(len(items) - 1)
     return found
+
+
+_SEQUENCE_MARKER = re.compile(
+    r"^(?:([a-zA-Z]|[ivxlcdm]{2,7}|[IVXLCDM]{2,7})[.)]"
+    r"|\((?:[a-zA-Z]|[ivxlcdm]{2,7}|[IVXLCDM]{2,7}|\d{1,3})\))\s+\S"
+)
+"""A marker that running text starts lines with as well ("z. B.", "A. Smith", "(1)
+gilt"): ``a.``, ``B)``, ``iv.``, ``(c)``, ``(ii)``, ``(1)``. It starts an item only
+where it is one of a sequence (``_sequenced``)."""
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
+
+
+def _marker_values(marker: str) -> set[tuple[str, int]]:
+    """What a marker counts, as (style, value): "c." is the third letter and the roman
+    hundred, "iv." only the roman four; the style keeps the brackets and the case."""
+    body = marker.strip("().")
+    shape = f"{marker[0] == '('}{marker[-1]}{body.isupper()}"
+    values: set[tuple[str, int]] = set()
+    if body.isdecimal():
+        return {(f"{shape}1", int(body))}
+    lower = body.lower()
+    if len(lower) == 1:
+        values.add((f"{shape}a", ord(lower) - ord("a") + 1))
+    if all(char in _ROMAN for char in lower):
+        numbers = [_ROMAN[char] for char in lower]
+        pairs = zip(numbers, [*numbers[1:], 0], strict=True)
+        value = sum(-n if n < after else n for n, after in pairs)  # "iv": 5 - 1
+        values.add((f"{shape}i", value))
+    return values
+
+
+def _sequenced(items: list[Item]) -> dict[int, str]:
+    """Lines that start with a lettered or roman item's marker (``_SEQUENCE_MARKER``)
+    where the next line starting with one in line with it, further down before the text
+    goes back left of it, counts on from it ("a." then "b.", "iv." then "v.", "(1)" then
+    "(2)"): the indexes of both, with their markers. Alone, such a marker is as likely a
+    sentence's start as a list's; a sequence of them in line is a list."""
+    found: dict[int, str] = {}
+    lines = [
+        (index, item, match)
+        for index, item in enumerate(items)
+        if isinstance(item, Line)
+        and item.text[:1] in _SEQUENCE_FIRST
+        and (match := _SEQUENCE_MARKER.match(item.text))
+    ]
+    for position, (index, line, match) in enumerate(lines):
+        size = max(line.size, 1.0)
+        for later, other, other_match in lines[position + 1 :]:
+            if abs(other.x0 - line.x0) > 2 * size:
+                continue
+            between = items[index + 1 : later]
+            if any(isinstance(item, Table) or item.x0 < line.x0 - 0.5 * size for item in between):
+                break
+            marker = match.group().rsplit(None, 1)[0]
+            following = other_match.group().rsplit(None, 1)[0]
+            counted = {(style, value + 1) for style, value in _marker_values(marker)}
+            if counted & _marker_values(following):
+                found[index], found[later] = marker, following
+            break
+    return found
+
+
+_SEQUENCE_FIRST = frozenset("(abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _list_start(text: str) -> tuple[str, str] | None:
@@ -325,6 +396,47 @@ def _indented(
         abs(line.x0 - previous.x0) <= 0.3 * size
         and 0.8 * size <= line.x0 - margin <= 4 * size
         and short
+    )
+
+
+def _term_or_entry(
+    previous: Line | None,
+    line: Line,
+    lines: list[Line],
+    items: list[Item],
+    index: int,
+    margins: dict[int, tuple[float, float]],
+) -> bool:
+    """A paragraph of its own after a term (a definition list's, a run-in heading): the
+    line before is a paragraph's only line so far, shorter than half the region, ends no
+    sentence, and ``line`` starts 0.8 to 4 text sizes right of it. Or after an indented
+    entry (a definition, a reference's hanging lines): ``line`` starts that far left of
+    the line before, which ended a sentence, and not left of the paragraph's first line;
+    where the line before is the paragraph's first, it is short or the line after starts
+    right of ``line`` again (the next entry's: a first-line indent's second line is
+    followed by one flush with it). A paragraph that wraps has a full first line before
+    its indented ones, and goes on where its lines start."""
+    if previous is None or not lines:
+        return False
+    size = max(line.size, 1.0)
+    margin, right = margins.get(line.region, (line.x0, line.x1))
+    if len(lines) == 1 and 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
+        return previous.x1 - previous.x0 < 0.5 * (right - margin) and not ends_sentence(
+            previous.text
+        )
+    if not (
+        0.8 * size <= previous.x0 - line.x0 <= 4 * size
+        and lines[0].x0 >= line.x0 - 0.3 * size
+        and ends_sentence(previous.text)
+    ):
+        return False
+    if len(lines) > 1 or previous.x1 < right - 3 * size:
+        return True
+    following = items[index + 1] if index + 1 < len(items) else None
+    return (
+        isinstance(following, Line)
+        and following.region == line.region
+        and following.x0 - line.x0 >= 0.8 * size
     )
 
 
@@ -620,6 +732,12 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
     levels: list[tuple[float, str]] = []
     """The list's open levels, outermost first: where their items start, and the indent
     of their items' text (where a nested list's markers go)."""
+    before = ""
+    """The Markdown marker of the list just before, with nothing else between."""
+    outermost = ""
+    """The marker of the list's last outermost item, as the page has it."""
+    other = False
+    """The list is written with the other delimiter or bullet (``_other_marker``)."""
 
     def flush_list() -> None:
         if items:
@@ -633,7 +751,12 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
         there); back out where it starts left of an open level. Flat, nested numbered
         lists ("1.", "1.", "2.", "2.") would be renumbered 1 to 4 by any viewer. Where the
         text starts is taken as the marker's start and half a size for each of the
-        number's characters: numbers are set flush right ("9." starts after "10.")."""
+        number's characters: numbers are set flush right ("9." starts after "10.").
+
+        An outermost item that does not count on from the one before ("101." then "1.",
+        "iii." then "A.") starts a list of its own, in Markdown with the other delimiter
+        or bullet: with the same one, a viewer would go on counting (102, 103)."""
+        nonlocal before, outermost, other
         unit = max(paragraph.size, 1.0)
         start = paragraph.left + 0.5 * unit * len(paragraph.marker)
         if levels and start > levels[-1][0] + 4 * unit:
@@ -642,6 +765,15 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
             levels.pop()
         if levels and start <= levels[-1][0] + 0.8 * unit:
             levels.pop()  # the same level: this item takes the place of the one before
+        if not levels:
+            if items and not _counts_on(outermost, paragraph.marker):
+                flush_list()
+            if not items:
+                other = _markdown_marker(marker) == before
+            outermost = paragraph.marker
+            if other:
+                marker = _other_marker(marker)
+            before = _markdown_marker(marker)
         indent = levels[-1][1] if levels else ""
         levels.append((start, indent + " " * (len(marker) + 1)))
         items.append(f"{indent}{marker} {text}")
@@ -649,6 +781,7 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
     for paragraph in page.paragraphs:
         if paragraph.kind == "table" and paragraph.table is not None:
             flush_list()
+            before = ""
             blocks.append(table_markdown(paragraph.table.rows))
             continue
         text = escape_inline(paragraph.text)
@@ -661,6 +794,7 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
         if paragraph.kind == "ol":
             if level:  # "1. Einleitung" set large: a numbered heading, not a list
                 flush_list()
+                before = ""
                 blocks.append(f"{'#' * level} {paragraph.marker} {text}")
             elif paragraph.marker[:-1].isdigit():
                 add_item(paragraph, paragraph.marker, _escape(text))
@@ -668,12 +802,34 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
                 add_item(paragraph, "*", f"{paragraph.marker} {_escape(text)}")
             continue
         flush_list()
+        before = ""
         if level:
             blocks.append("#" * level + " " + text)
         else:
             blocks.append(_escape(text))
     flush_list()
     return "\n\n".join(blocks)
+
+
+def _counts_on(last: str, marker: str) -> bool:
+    """Whether an item's marker goes on from the one before in its list: bullets always
+    do, "2." after "1." (or "9.": lists skip), "b)" after "a)", "iv." after "iii."; not
+    "1." after "101.", nor "A." after "iii."."""
+    if last == "-" or marker == "-":
+        return last == marker
+    values = dict(_marker_values(last))
+    return any(value > values.get(style, value) for style, value in _marker_values(marker))
+
+
+def _markdown_marker(marker: str) -> str:
+    """What makes two Markdown list items one list: the bullet, or a number's delimiter."""
+    return marker[-1]
+
+
+def _other_marker(marker: str) -> str:
+    """The same item's marker with the other delimiter or bullet (a list of its own)."""
+    swapped = {".": ")", ")": ".", "*": "+", "+": "*", "-": "+"}
+    return marker[:-1] + swapped[marker[-1]]
 
 
 def escape_inline(text: str) -> str:

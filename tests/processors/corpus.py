@@ -1006,6 +1006,69 @@ LOOKALIKES_MARKDOWN = [
     "country, my father being a foreigner of Bremen, who settled first at Hull.",
     "She came 1st and he 2nd; the third went home.",
 ]
+LETTERED_LISTS_HTML = """<!doctype html><html lang="en">
+<body style="font: 11pt serif; width: 520px">
+<p>The parties agree to the following conditions, which apply from the first day.</p>
+<ol type="a"><li>The buyer pays within thirty days of the invoice date.</li>
+<li>The seller delivers the goods to the address the buyer names.</li>
+<li>Either party may end the contract with three months' notice.</li></ol>
+<p>Further, the following exceptions hold in every case.</p>
+<ol type="i"><li>Force majeure suspends every obligation.</li>
+<li>Claims expire after two years.</li><li>German law applies.</li></ol>
+<ol type="A"><li>First upper item of the list.</li><li>Second upper item of the list.</li></ol>
+<p>Die Regel gilt auch für Verträge mit Verbrauchern; Ausnahmen sind im Anhang
+z. B. für Schenkungen genannt, die i. d. R. notariell beurkundet werden und deshalb
+gesondert geprüft werden, bevor sie gelten.</p>
+<p>Glossary:</p>
+<dl><dt>Lease</dt><dd>The time a worker may hold a job before another takes it over.</dd>
+<dt>Batch</dt><dd>A group of jobs submitted together and watched as one.</dd></dl>
+<ol start="101"><li>Item one hundred and one.</li><li>Item one hundred and two.</li></ol>
+<ol><li>A new list that starts again.</li><li>And goes on.</li></ol>
+</body></html>"""
+LETTERED_LISTS_MARKDOWN = [
+    "The parties agree to the following conditions, which apply from the first day.",
+    "* a. The buyer pays within thirty days of the invoice date.\n"
+    "* b. The seller delivers the goods to the address the buyer names.\n"
+    "* c. Either party may end the contract with three months' notice.",
+    "Further, the following exceptions hold in every case.",
+    "* i. Force majeure suspends every obligation.\n"
+    "* ii. Claims expire after two years.\n"
+    "* iii. German law applies.",
+    "+ A. First upper item of the list.\n+ B. Second upper item of the list.",
+    "Die Regel gilt auch für Verträge mit Verbrauchern; Ausnahmen sind im Anhang z. B. für "
+    "Schenkungen genannt, die i. d. R. notariell beurkundet werden und deshalb gesondert "
+    "geprüft werden, bevor sie gelten.",
+    "Glossary:",
+    "Lease",
+    "The time a worker may hold a job before another takes it over.",
+    "Batch",
+    "A group of jobs submitted together and watched as one.",
+    "101. Item one hundred and one.\n102. Item one hundred and two.",
+    "1) A new list that starts again.\n2) And goes on.",
+]
+"""How ``LETTERED_LISTS_HTML`` reads: lettered and roman lists (Markdown has no such lists:
+bullet items that keep their letter; a list of another kind right after one takes the
+other bullet, else a viewer would join them), "z. B." and "i. d. R." at a line's start as
+running text, a definition list's terms apart from their definitions, and a numbering
+that starts again as a list of its own (with the other delimiter: else a viewer counts
+on, 103, 104)."""
+COLUMNS_THEN_LIST_HTML = """<!doctype html><html lang="en">
+<body style="font: 11pt serif; width: 600px">
+<h2>Annual review</h2>
+<div style="column-count: 2; column-gap: 30px">
+<p>Alpha one begins the left column with several sentences about the year that passed
+and the work that was done by the team in every region.</p>
+<p>Alpha two goes on in the left column, describing the budget, the hiring and the new
+office that opened in the spring after long delays.</p>
+<p>Bravo one begins the right column with the outlook for the coming year and the goals
+the board has set for the whole company.</p>
+<p>Bravo two ends the right column with thanks to every customer and partner who
+supported the company during the year.</p>
+</div>
+<ul><li>Charlie one short.</li><li>Charlie two short.</li></ul>
+<p>Delta short end.</p>
+</body></html>"""
+"""Two columns, and a short list and line under both that fit under the left column."""
 UNDERLINED_HEADINGS_HTML = """<!doctype html><html lang="en"><body style="font: 11pt sans-serif">
 <h3 style="border-bottom: 1px solid #999">PROFILE</h3>
 <p>Engineer with ten years of experience in data pipelines.</p>

@@ -474,3 +474,30 @@ def test_footnotes_at_the_foot_of_a_page_are_a_paragraph_each() -> None:
         "2 The vote was 45 to 44, with one member absent and two abstaining.",
         "\u00b3 Ibid., p. 14.",
     ]
+
+
+def _spanning(text: str, x0: float, x1: float, top: float) -> Line:
+    return Line(text, x0, top, x1, top + 10, top + 8, 10.0)
+
+
+def test_a_hanging_entry_ends_where_the_next_starts_left_not_so_a_first_line_indent() -> None:
+    """References set with hanging lines ran into one paragraph. The same step back to
+    the left after a first line that ends a sentence is a first-line indent's second line."""
+    references = [
+        _spanning("Smith, J. (2020). A long title of a paper about layout that", 50, 400, 100),
+        _spanning("wraps onto a second line. Journal of Documents, 12, 45-67.", 70, 380, 112),
+        _spanning("Weber, K. (2019). Another paper whose title is long enough to", 50, 400, 124),
+        _spanning("wrap as well. Proceedings, 1-10.", 70, 240, 136),
+    ]
+    indented = [
+        _spanning("The meeting began at nine, as it always had begun there.", 70, 400, 100),
+        _spanning("Then the chair read the minutes of the last meeting and", 50, 400, 112),
+        _spanning("asked for comments, of which there were none at all.", 50, 330, 124),
+    ]
+    assert _markdown_of([references, indented]) == [
+        "Smith, J. (2020). A long title of a paper about layout that wraps onto a second line. "
+        "Journal of Documents, 12, 45-67.\n\n"
+        "Weber, K. (2019). Another paper whose title is long enough to wrap as well. "
+        "Proceedings, 1-10.",
+        " ".join(line.text for line in indented),
+    ]

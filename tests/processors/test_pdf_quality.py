@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 from pdfminer.high_level import extract_text
 
 from tests.processors import corpus
@@ -153,6 +154,44 @@ def test_what_only_looks_like_a_list_a_spaced_word_or_a_drop_cap_is_left_alone(
     results = _native(run_job, pdf_corpus, "lookalikes", pdf, engine)
     blocks = results["markdown_content"].strip().split("\n\n")
     assert blocks[1:] == corpus.LOOKALIKES_MARKDOWN
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_lettered_and_roman_lists_definition_lists_and_restarted_numbering(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """Each lettered or roman list ran into one paragraph ("a. The buyer … b. The
+    seller …"), and so did a definition list's terms and definitions ("Lease The time …
+    Batch A group …"); a numbering that started again ("101.", "102.", then "1.") was one
+    Markdown list, which a viewer numbers 101 to 104."""
+    pdf = corpus.browser_pdf(corpus.LETTERED_LISTS_HTML, tmp_path)
+    results = _native(run_job, pdf_corpus, "lettered-lists", pdf, engine)
+    markdown = results["markdown_content"]
+    assert markdown.strip().split("\n\n")[1:] == corpus.LETTERED_LISTS_MARKDOWN
+    html = MarkdownIt("commonmark").render(markdown)
+    assert html.count("<ul>") == 3 and html.count("<ol") == 2
+    assert '<ol start="101">' in html
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_short_list_under_two_columns_is_read_after_both(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """Lines under a two-column block that fit under its left column were read with it,
+    before the right column: the column gap was cut first."""
+    pdf = corpus.browser_pdf(corpus.COLUMNS_THEN_LIST_HTML, tmp_path)
+    text = _native(run_job, pdf_corpus, "columns-then-list", pdf, engine)["page_texts"][0]
+    starts = [paragraph.split()[:2] for paragraph in text.split("\n\n")]
+    assert [" ".join(words) for words in starts] == [
+        "Annual review",
+        "Alpha one",
+        "Alpha two",
+        "Bravo one",
+        "Bravo two",
+        "\u2022 Charlie",
+        "\u2022 Charlie",
+        "Delta short",
+    ]
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
