@@ -9,6 +9,7 @@ measured from the top-left corner of the page (y grows downwards).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 import re
@@ -388,7 +389,7 @@ def reading_order(
         return []
     lines = without_drop_caps(lines)
     items: list[Line | Table] = list(lines)
-    for table, members in find_tables(lines, list(rules)):
+    for table, members in find_tables(lines, list(rules), list(marks)):
         member_ids = {id(line) for line in members}
         items = [item for item in items if id(item) not in member_ids]
         items.append(table)
@@ -477,7 +478,7 @@ def with_drawn_bullets(lines: list[Line], marks: list[Rule]) -> None:
     mark stands in line with it, above or below, or it stands right of one just above (a
     sub-list of one item): a list has two items or more, a lone icon or a checked box is
     no list."""
-    if len(marks) < 2:
+    if len(marks) < 2 or not lines:
         return
     unit = statistics.median(line.size for line in lines)
     found: list[tuple[Rule, Line]] = []
@@ -797,11 +798,16 @@ def _running_text(lines: list[Line]) -> bool:
 # --- tables ----------------------------------------------------------------------------------
 
 
-def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[Line]]]:
+def find_tables(
+    lines: list[Line],
+    rules: list[Rule],
+    marks: list[Rule] = (),  # type: ignore[assignment]
+) -> list[tuple[Table, list[Line]]]:
     """Ruled tables: at least three horizontal rules of the same extent with text between
     them; each band between two rules is a row, split into cells at the vertical rules (or,
     without those, at the gaps between the texts). A rule drawn in pieces (a browser draws
-    a table's collapsed borders cell by cell) counts as one."""
+    a table's collapsed borders cell by cell) counts as one. ``marks``: bullets drawn as
+    shapes, of a list inside a cell (``_cell_bullets``)."""
     rules = _joined_rules(rules)
     horizontal = sorted((rule for rule in rules if rule.horizontal), key=lambda r: r.top)
     groups: list[list[Rule]] = []
@@ -858,6 +864,8 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
             band = [line for line in band if (line.top + line.bottom) / 2 > upper.top]
             if not band:
                 continue
+            if marks:
+                _cell_bullets(band, verticals, marks)
             rows.extend(
                 _band_rows(band, verticals, ruled_across) if rows else [_cells(band, verticals)]
             )
@@ -868,6 +876,28 @@ def find_tables(lines: list[Line], rules: list[Rule]) -> list[tuple[Table, list[
         used.update(id(line) for line in inside)
         found.append((Table(rows, x0, top, x1, bottom), inside))
     return found
+
+
+def _cell_bullets(band: list[Line], verticals: list[int], marks: list[Rule]) -> None:
+    """A list inside a cell (a plan's features in a pricing table) keeps its drawn bullets
+    (``with_drawn_bullets``), so that its items stay apart in the cell's text: "• 10 GB
+    • 1 user", not "10 GB 1 user". Column by column in a row, where a line of the column
+    has no text beside it in the row (its cell's next item): a status column's dots stand
+    each beside its row's label, one in a cell (several in a band where only the table's
+    head and foot are ruled), and are no bullets."""
+    columns: dict[int, list[Line]] = {}
+    for line in band:
+        columns.setdefault(bisect.bisect(verticals, (line.x0 + line.x1) / 2), []).append(line)
+    for members in columns.values():
+        if len(members) < 2:
+            continue
+        own = {id(line) for line in members}
+        beside = [line.baseline for line in band if id(line) not in own]
+        if any(
+            all(abs(baseline - line.baseline) > 0.3 * max(line.size, 1.0) for baseline in beside)
+            for line in members
+        ):
+            with_drawn_bullets(members, marks)
 
 
 def _paragraph_row(row: list[str]) -> bool:

@@ -1069,6 +1069,30 @@ supported the company during the year.</p>
 <p>Delta short end.</p>
 </body></html>"""
 """Two columns, and a short list and line under both that fit under the left column."""
+TABLES_WITH_SHAPES_HTML = """<!doctype html><html lang="en">
+<body style="font: 11pt sans-serif; width: 520px">
+<style>.grid { border-collapse: collapse } .grid td, .grid th { border: 1px solid #999;
+padding: 4px 8px; vertical-align: top } ul { margin: 0; padding-left: 16px }
+.rules { border-collapse: collapse; margin-top: 20px; border-top: 2px solid #000;
+border-bottom: 2px solid #000 } .rules th { border-bottom: 1px solid #000 }
+.rules td, .rules th { padding: 2px 12px; text-align: left }
+.dot { display: inline-block; width: 8px; height: 8px; border-radius: 50% }</style>
+<table class="grid"><tr><th>Plan</th><th>Includes</th></tr>
+<tr><td>Basic</td><td><ul><li>10 GB storage</li><li>1 user</li></ul></td></tr>
+<tr><td>Team</td><td><ul><li>100 GB storage</li><li>5 users</li><li>Priority support</li></ul>
+</td></tr></table>
+<table class="rules"><tr><th>Service</th><th>Status</th></tr>
+<tr><td>Web</td><td><span class="dot" style="background: #2a2"></span> up</td></tr>
+<tr><td>Mail</td><td><span class="dot" style="background: #c22"></span> down</td></tr>
+<tr><td>DNS</td><td><span class="dot" style="background: #2a2"></span> up</td></tr></table>
+</body></html>"""
+TABLES_WITH_SHAPES_MARKDOWN = [
+    "| Plan | Includes |\n| --- | --- |\n| Basic | \u2022 10 GB storage \u2022 1 user |\n"
+    "| Team | \u2022 100 GB storage \u2022 5 users \u2022 Priority support |",
+    "| Service | Status |\n| --- | --- |\n| Web | up |\n| Mail | down |\n| DNS | up |",
+]
+"""A page of two tables and no other text: a list with drawn bullets in a cell, and a
+status column's dots in a table ruled at its head and foot only."""
 UNDERLINED_HEADINGS_HTML = """<!doctype html><html lang="en"><body style="font: 11pt sans-serif">
 <h3 style="border-bottom: 1px solid #999">PROFILE</h3>
 <p>Engineer with ten years of experience in data pipelines.</p>

@@ -174,6 +174,21 @@ def test_lettered_and_roman_lists_definition_lists_and_restarted_numbering(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_list_in_a_table_cell_keeps_its_items_apart_and_status_dots_stay_out(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """A cell's list with drawn bullets read "10 GB storage 1 user". And a page with
+    drawn shapes and no text outside its tables came out empty, with a warning that the
+    text layer cannot be read (the bullet rule took the median size of no lines)."""
+    pdf = corpus.browser_pdf(corpus.TABLES_WITH_SHAPES_HTML, tmp_path)
+    results = _native(run_job, pdf_corpus, "tables-with-shapes", pdf, engine)
+    assert results["markdown_content"].strip().split("\n\n")[1:] == (
+        corpus.TABLES_WITH_SHAPES_MARKDOWN
+    )
+    assert results["warnings"] == []
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_short_list_under_two_columns_is_read_after_both(
     run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
 ) -> None:
