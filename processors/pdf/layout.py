@@ -444,6 +444,8 @@ def without_drop_caps(lines: list[Line]) -> list[Line]:
         word = first.text.split(" ", 1)[0].rstrip(",;:.!?")
         glued = first.text[:1].islower() and not (cap.text in {"A", "I"} and word in _AFTER_A_OR_I)
         first.text = cap.text + ("" if glued else " ") + first.text
+        for line in beside:  # set in only to make room for the cap: no indent of their own
+            line.x0 = min(line.x0, cap.x0)
         taken.add(id(cap))
     return [line for line in lines if id(line) not in taken] if taken else lines
 
@@ -640,7 +642,8 @@ def _under_columns(
     they fit under, before the other column. Not where the column they are under goes on:
     both columns must end within three sizes (two lines) of each other (the lines
     under a longer column's end continue it), and no line under it may reach that
-    column's far edge (a column's full lines do). Lines under the right column alone are
+    column's far edge (a column's full lines do), nor after a left column that ends
+    announcing them ("… these open points:"). Lines under the right column alone are
     read after it either way."""
     middle = (column[0] + column[1]) / 2
     spans = [(item.top, item.bottom) for item in items]
@@ -653,6 +656,9 @@ def _under_columns(
             continue
         if abs(max(i.bottom for i in left) - max(i.bottom for i in right)) > 3 * unit:
             continue
+        last = max(left, key=lambda item: item.bottom)
+        if isinstance(last, Line) and last.text.rstrip().endswith(":"):
+            continue  # "… these open points:" announces what follows in its column
         edge = max(item.x1 for item in left)
         if below and all(item.x1 < edge - 2 * unit for item in below):
             return (top + bottom) / 2
@@ -980,8 +986,10 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
     too, a band is split only where every visual line fills every column. Ruled across
     only, a visual line starts a row where its first cell and another are filled (a row's
     label and a value; other cells may be empty), and a line that does not goes on with
-    the row above it, cell by cell (a cell wrapped onto a second line); a raised mark
-    counts on the line it is set on. A header whose every cell wraps is one row: the
+    the row above it, cell by cell (a cell wrapped onto a second line), and so does a
+    line set closer under the one above than rows are set apart (``_wrapped``) whose
+    cells all go on from filled cells above; a raised
+    mark counts on the line it is set on. A header whose every cell wraps is one row: the
     header band is not split."""
     moved = _scripts(band)
     groups = _baseline_groups([moved.get(id(line), line) for line in band])
@@ -995,6 +1003,10 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
         if not ruled_across:
             return rows if all(all(row) for row in rows) else [_cells(band, verticals)]
         starts = [bool(row[0]) and sum(map(bool, row)) >= 2 for row in rows]
+        for number, tight in enumerate(_wrapped(lines)):
+            pairs = zip(rows[number - 1], rows[number], strict=True)
+            if tight and all(above for above, cell in pairs if cell):
+                starts[number] = False
         if starts[0] and sum(starts) > 1:
             merged: list[list[str]] = []
             for row, start in zip(rows, starts, strict=True):
@@ -1005,6 +1017,24 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
                     merged[-1] = [join_lines([above, cell]) for above, cell in pairs]
             return merged
     return [_cells(band, verticals)]
+
+
+def _wrapped(lines: list[list[Line]]) -> list[bool]:
+    """For each visual line of a band, whether it follows the one above as a cell's
+    wrapped lines do, in a band whose rows are set further apart (the space between the
+    lines is a fifth of the text size or more larger: a cell's padding): there every cell
+    may wrap, and a line with all its cells filled still goes on with the row above. The
+    space is the distance between baselines less the lower line's size, so that a row set
+    larger is not set apart; each visual line is taken by its longest piece, not by a
+    raised mark. In a band set evenly, none."""
+    boxes = [max(visual, key=lambda line: len(line.text)) for visual in lines]
+    spaces = [
+        below.baseline - above.baseline - below.size for above, below in itertools.pairwise(boxes)
+    ]
+    size = statistics.median(line.size for line in boxes)
+    if not spaces or max(spaces) - min(spaces) < 0.2 * size:
+        return [False] * len(lines)
+    return [False] + [space <= min(spaces) + 0.1 * size for space in spaces]
 
 
 def _cells(band: list[Line], verticals: list[int]) -> list[str]:

@@ -218,20 +218,20 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
         breaks = (
             not lines
             or _breaks(previous, line, source, pitch)
-            or (kind == "p" and _indented(previous, line, items, index, margins))
+            or (kind == "p" and _indented(previous, line, lines, items, index, margins))
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
             start = "ol", sequenced[index]
-        elif (
+        if (
             start
             and not breaks
             and kind == "p"
-            and (line.text[0] in _RUNNING_MARKERS or line.text[0].isdecimal())
+            and (index in sequenced or line.text[0] in _RUNNING_MARKERS or line.text[0].isdecimal())
             and not lines[-1].text.endswith(_CLAUSE_ENDS)
         ):
-            start = None  # a date ("1. Januar") or a dash wrapped to a line's start: read on
+            start = None  # a date ("1. Januar"), a dash or "(ii)" wrapped to a line's start
         if breaks or start is not None:
             close(index - 1)
             kind, marker, first = "p", "", index
@@ -279,34 +279,75 @@ def _marker_values(marker: str) -> set[tuple[str, int]]:
 
 
 def _sequenced(items: list[Item]) -> dict[int, str]:
-    """Lines that start with a lettered or roman item's marker (``_SEQUENCE_MARKER``)
-    where the next line starting with one in line with it, further down before the text
-    goes back left of it, counts on from it ("a." then "b.", "iv." then "v.", "(1)" then
-    "(2)"): the indexes of both, with their markers. Alone, such a marker is as likely a
-    sentence's start as a list's; a sequence of them in line is a list."""
-    found: dict[int, str] = {}
-    lines = [
-        (index, item, match)
-        for index, item in enumerate(items)
-        if isinstance(item, Line)
-        and item.text[:1] in _SEQUENCE_FIRST
-        and (match := _SEQUENCE_MARKER.match(item.text))
-    ]
-    for position, (index, line, match) in enumerate(lines):
+    """Lines that start with a lettered or roman item's marker (``_SEQUENCE_MARKER``),
+    as the items of a list: each with the next line further down that starts with a
+    marker of its shape ("(a)", "b.", "IV.") in line with it (within two text sizes,
+    before the text goes back left of it), where that one counts on ("a." then "b.",
+    "iv." then "v.", "(1)" then "(2)"); and only a sequence that starts at one ("a.",
+    "i.", "(1)") or has three items. Alone, such a marker is as likely a sentence's start
+    as a list's ("z. B.", "A. Smith"), and two initials that happen to follow in the
+    alphabet ("J. Smith", "K. Jones") are no list. The line before an item must end like
+    a list's item (``_ITEM_ENDS``) or end early (``_broken_early``): an enumeration inside
+    a sentence, wrapped so that "(i)" and "(ii)" start lines, runs on as text wraps. The
+    indexes, with their markers."""
+    markers: dict[int, str] = {}
+    lines: list[tuple[int, Line, tuple[bool, str, bool]]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, Line) and item.text[:1] in _SEQUENCE_FIRST:
+            match = _SEQUENCE_MARKER.match(item.text)
+            if match:
+                marker = markers[index] = match.group().rsplit(None, 1)[0]
+                body = marker[1:-1] if marker[0] == "(" else marker[:-1]
+                lines.append((index, item, (marker[0] == "(", marker[-1], body.isupper())))
+    links: dict[int, tuple[int, set[str]]] = {}
+    for position, (index, line, shape) in enumerate(lines):
         size = max(line.size, 1.0)
-        for later, other, other_match in lines[position + 1 :]:
-            if abs(other.x0 - line.x0) > 2 * size:
+        for later, other, other_shape in lines[position + 1 :]:
+            if other_shape != shape or abs(other.x0 - line.x0) > 2 * size:
                 continue
             between = items[index + 1 : later]
             if any(isinstance(item, Table) or item.x0 < line.x0 - 0.5 * size for item in between):
                 break
-            marker = match.group().rsplit(None, 1)[0]
-            following = other_match.group().rsplit(None, 1)[0]
-            counted = {(style, value + 1) for style, value in _marker_values(marker)}
-            if counted & _marker_values(following):
-                found[index], found[later] = marker, following
+            before = items[later - 1]
+            if not isinstance(before, Line) or not (
+                before.text.endswith(_ITEM_ENDS) or _broken_early(before, other, items, 2)
+            ):
+                break  # "… annotated with" / "(ii) reading order": an enumeration in a sentence
+            following = _marker_values(markers[later])
+            styles = {style for style, value in _marker_values(markers[index])
+                      if (style, value + 1) in following}  # fmt: skip
+            if styles:
+                links[index] = (later, styles)
             break
+    found: dict[int, str] = {}
+    heads = set(links) - {later for later, _ in links.values()}
+    for head in sorted(heads):
+        chain, styles = [head], links[head][1]
+        while chain[-1] in links and links[chain[-1]][1] & styles:
+            later, shared = links[chain[-1]]
+            chain.append(later)
+            styles = styles & shared
+        first = {value for style, value in _marker_values(markers[head]) if style in styles}
+        if 1 in first or len(chain) >= 3:
+            found.update((index, markers[index]) for index in chain)
     return found
+
+
+_ITEM_ENDS = (*_CLAUSE_ENDS, ",")
+
+
+def _broken_early(before: Line, line: Line, items: list[Item], words: int = 1) -> bool:
+    """Whether ``before`` ends where the text did not have to wrap: the first ``words``
+    of ``line`` (a marker and its first word are kept together, as "(ii)~reading" is)
+    would have fit after it, short of where the lines of its column end at the furthest."""
+    right = max(
+        item.x1
+        for item in items
+        if isinstance(item, Line) and item.x0 < before.x1 and before.x0 < item.x1
+    )
+    width = (line.x1 - line.x0) / max(len(line.text), 1)
+    first = " ".join(line.text.split(None, words)[:words])
+    return before.x1 + (len(first) + 1) * width <= right
 
 
 _SEQUENCE_FIRST = frozenset("(abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -371,6 +412,7 @@ def _pitch_limit(items: list[Item]) -> float:
 def _indented(
     previous: Line | None,
     line: Line,
+    lines: list[Line],
     items: list[Item],
     index: int,
     margins: dict[int, tuple[float, float]],
@@ -381,7 +423,9 @@ def _indented(
     line of the paragraph before). Or both lines start indented alike, from the region's
     left edge, and the line before is short and ended a sentence (dialogue, one line a
     paragraph). Not otherwise: the lines after a list item's first line are indented too,
-    and so is a quotation."""
+    and so is a quotation; nor after a paragraph's only line where that is full: an
+    entry set with hanging lines (references) goes on, indented, after a first line that
+    happens to end in an abbreviation ("In Proc.")."""
     if previous is None or not ends_sentence(previous.text):
         return False
     following = items[index + 1] if index + 1 < len(items) else None
@@ -391,6 +435,8 @@ def _indented(
     margin, right = margins.get(line.region, (line.x0, line.x1))
     short = previous.x1 < right - 3 * size
     if 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
+        if lines == [previous] and not short:
+            return False  # an entry's full first line, its hanging lines under it ("… In Proc.")
         return short or (following is not None and abs(following.x0 - previous.x0) <= 0.3 * size)
     return (
         abs(line.x0 - previous.x0) <= 0.3 * size
@@ -411,33 +457,41 @@ def _term_or_entry(
     line before is a paragraph's only line so far, shorter than half the region, ends no
     sentence, and ``line`` starts 0.8 to 4 text sizes right of it. Or after an indented
     entry (a definition, a reference's hanging lines): ``line`` starts that far left of
-    the line before, which ended a sentence, and not left of the paragraph's first line;
-    where the line before is the paragraph's first, it is short or the line after starts
-    right of ``line`` again (the next entry's: a first-line indent's second line is
-    followed by one flush with it). A paragraph that wraps has a full first line before
-    its indented ones, and goes on where its lines start."""
+    the line before, which ended a sentence early (``_broken_early``: the lines beside a
+    drop cap that pdfminer joined into its first line end where the text wraps), and not
+    left of the paragraph's first line.
+    Where the line before is the paragraph's first, ``line`` must look like the next
+    term: short, ending no sentence, with the line after it set further right again. A
+    paragraph with a first-line indent steps back left the same way at its second line
+    (which may well follow a sentence's end), and a paragraph that wraps has a full first
+    line before its indented ones."""
     if previous is None or not lines:
         return False
     size = max(line.size, 1.0)
     margin, right = margins.get(line.region, (line.x0, line.x1))
     if len(lines) == 1 and 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
-        return previous.x1 - previous.x0 < 0.5 * (right - margin) and not ends_sentence(
-            previous.text
-        )
+        return _term(previous, margin, right)
     if not (
         0.8 * size <= previous.x0 - line.x0 <= 4 * size
         and lines[0].x0 >= line.x0 - 0.3 * size
         and ends_sentence(previous.text)
     ):
         return False
-    if len(lines) > 1 or previous.x1 < right - 3 * size:
-        return True
+    if len(lines) > 1:
+        return _broken_early(previous, line, items)
     following = items[index + 1] if index + 1 < len(items) else None
     return (
-        isinstance(following, Line)
+        _term(line, margin, right)
+        and isinstance(following, Line)
         and following.region == line.region
         and following.x0 - line.x0 >= 0.8 * size
     )
+
+
+def _term(line: Line, margin: float, right: float) -> bool:
+    """A line that can be a term or a run-in heading: shorter than half the region
+    (``margin`` to ``right``), ending no sentence."""
+    return line.x1 - line.x0 < 0.5 * (right - margin) and not ends_sentence(line.text)
 
 
 # --- headers and footers ---------------------------------------------------------------------

@@ -301,7 +301,8 @@ class PdfProcessor(Processor):
         from processors.pdf.markdown import page_markdown, plain_text, settle
 
         method = params.extraction_method
-        read = list(outcome.results.values())
+        # in document order: pages come in as their processes finish them
+        read = [outcome.results[index] for index in outcome.indexes if index in outcome.results]
         kept, styles = settle(
             [[page.native, page.ocr] for page in read], [page.index + 1 for page in read]
         )

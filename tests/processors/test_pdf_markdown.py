@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from processors.pdf.layout import Line, PageLayout, Table
+from processors.pdf.layout import Line, PageLayout, Table, reading_order
 from processors.pdf.markdown import (
     Furniture,
     PageText,
@@ -485,7 +485,7 @@ def test_a_hanging_entry_ends_where_the_next_starts_left_not_so_a_first_line_ind
     the left after a first line that ends a sentence is a first-line indent's second line."""
     references = [
         _spanning("Smith, J. (2020). A long title of a paper about layout that", 50, 400, 100),
-        _spanning("wraps onto a second line. Journal of Documents, 12, 45-67.", 70, 380, 112),
+        _spanning("wraps onto a second line. Journal of Documents, 12, 45-67.", 70, 330, 112),
         _spanning("Weber, K. (2019). Another paper whose title is long enough to", 50, 400, 124),
         _spanning("wrap as well. Proceedings, 1-10.", 70, 240, 136),
     ]
@@ -501,3 +501,53 @@ def test_a_hanging_entry_ends_where_the_next_starts_left_not_so_a_first_line_ind
         "Proceedings, 1-10.",
         " ".join(line.text for line in indented),
     ]
+
+
+def test_what_only_looks_like_a_term_a_hanging_entry_or_a_lettered_list_reads_on() -> None:
+    """From an exploratory run of the rules for terms, hanging entries and lettered lists:
+    a book's two-line paragraph whose first line ends a sentence, before the next
+    paragraph's indented first line, was split; an enumeration inside a sentence wrapped
+    so that "(i)" and "(ii)" start lines, and two references whose authors' initials
+    happen to follow in the alphabet ("J. Smith", "K. Thompson"), became list items."""
+    book = [
+        _spanning("It was late when they reached the house on the hill at last.", 70, 400, 100),
+        _spanning("The driver had said nothing the whole way from the station.", 50, 360, 112),
+        _spanning("Inside, a fire was burning in the hall, and somebody had laid", 70, 400, 124),
+        _spanning("the table for two, as if they had been expected all along.", 50, 370, 136),
+    ]
+    enumeration = [
+        _spanning("This paper makes three contributions to the field:", 50, 400, 100),
+        _spanning("(i) a benchmark of scanned pages from twelve domains, with", 50, 398, 112),
+        _spanning("(ii) reading order; and (iii) a model that runs on one core.", 50, 380, 124),
+    ]
+    references = [
+        _spanning("J. Smith. An overview of the Tesseract OCR engine. In Proc.", 50, 400, 100),
+        _spanning("pages 629-633, 2007. K. Thompson. Regular expression search", 50, 398, 112),
+        _spanning("K. Thompson. Regular expression search algorithm. Communications", 50, 400, 124),
+        _spanning("of the ACM, 11(6), 1968.", 50, 170, 136),
+    ]
+    book_markdown, enumeration_markdown, references_markdown = _markdown_of(
+        [book, enumeration, references]
+    )
+    assert book_markdown.split("\n\n") == [
+        f"{book[0].text} {book[1].text}",
+        f"{book[2].text} {book[3].text}",
+    ]
+    assert enumeration_markdown == " ".join(line.text for line in enumeration)
+    assert "*" not in references_markdown
+
+
+def test_the_lines_beside_a_drop_cap_go_on_into_the_flush_lines_under_it() -> None:
+    """The lines beside a cap are set in to make room for it; the first flush line under
+    them after a sentence's end looked like a hanging entry's next one."""
+    lines = [
+        Line("O", 50, 100, 74, 130, 124, 30.0),
+        Line("nce upon a time the council met to decide the future", 80, 100, 400, 110, 108, 10),
+        Line("of the old mill, which had stood empty since the flood.", 80, 112, 340, 122, 120, 10),
+        Line("After long debates the council agreed to sell it to", 50, 124, 400, 134, 132, 10),
+        Line("a couple who promised to turn it into a bakery.", 50, 136, 260, 146, 144, 10),
+    ]
+    [markdown] = _markdown_of([reading_order(lines)])
+    assert markdown == "Once upon a time the council met to decide the future " + " ".join(
+        line.text for line in lines[2:]
+    )

@@ -12,6 +12,7 @@ import pytest
 from markdown_it import MarkdownIt
 from pdfminer.high_level import extract_text
 
+from processors.pdf.pool import PagePool
 from tests.processors import corpus
 from tests.processors.conftest import Corpus, Runner
 
@@ -189,6 +190,20 @@ def test_a_list_in_a_table_cell_keeps_its_items_apart_and_status_dots_stay_out(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_a_table_ruled_at_head_and_foot_whose_every_cell_wraps_keeps_its_rows(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """Every line of its body was a row of its own ("Rule-based parsing of" | "Fast and
+    easy to predict", then "layouts" | "in practice"): with every cell filled, each line
+    looked like a row's start."""
+    pdf = corpus.browser_pdf(corpus.WRAPPED_BOOKTABS_HTML, tmp_path)
+    markdown = _native(run_job, pdf_corpus, "wrapped-booktabs", pdf, engine)["markdown_content"]
+    rows = corpus.WRAPPED_BOOKTABS_ROWS
+    expected = [f"| {' | '.join(row)} |" for row in rows]
+    assert markdown.strip().split("\n")[2:] == [expected[0], "| --- | --- | --- |", *expected[1:]]
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_a_short_list_under_two_columns_is_read_after_both(
     run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
 ) -> None:
@@ -259,6 +274,32 @@ def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     first, second, _ = results["page_texts"]
     assert first.endswith("an die Verwaltung")
     assert second.split("\n\n") == ["des Landes.", "Ein neuer Absatz folgt."]
+
+
+def test_pages_are_put_together_in_document_order_whatever_order_they_come_in(
+    run_job: Runner, pdf_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages come in as their page processes finish them, and the whole-document steps
+    took them in that order: a word hyphenated across a page break stayed apart whenever
+    page 2 came in before page 1 (now and then with two processes)."""
+    run = PagePool.run
+
+    def last_page_first(self: PagePool, indices: list[int], **kwargs: Any) -> bool:
+        on_result = kwargs.pop("on_result")
+        arrived: list[tuple[int, Any]] = []
+        finished = run(self, indices, on_result=lambda *page: arrived.append(page), **kwargs)
+        for index, page in reversed(arrived):
+            on_result(index, page)
+        return finished
+
+    monkeypatch.setattr(PagePool, "run", last_page_first)
+    pdf = corpus.hyphenated_across_pages()
+    results = _native(run_job, pdf_corpus, "across-pages-reversed", pdf, "pdfium")
+    first, second, third = results["page_texts"]
+    assert first.endswith("an die Verwaltung")
+    assert second.split("\n\n") == ["des Landes.", "Ein neuer Absatz folgt."]
+    assert third == "Die letzte Seite."
+    assert [page["page"] for page in results["pages"]] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
