@@ -279,3 +279,28 @@ def test_a_drop_cap_joins_the_first_line_beside_it() -> None:
         "A",
         "Abend, der",
     ]
+
+
+def test_short_lines_under_two_columns_are_read_after_both_unless_the_left_announces_them() -> None:
+    """Short lines under a two-column block that fit under its left column were read with
+    it, before the right column. A left column that ends with a colon keeps them."""
+
+    def page(last_left: str) -> list[Line]:
+        left = [_line(f"Left column line {n} of running text goes on", 50, 100 + 12 * n, 270)
+                for n in range(4)] + [_line(last_left, 50, 148, 240)]  # fmt: skip
+        right = [_line(f"Right column line {n} of running text goes on", 300, 100 + 12 * n, 520)
+                 for n in range(4)]  # fmt: skip
+        under = [
+            _line("\u2022 short item one", 60, 175, 150),
+            _line("\u2022 short item two", 60, 187, 150),
+        ]
+        return left + right + under
+
+    ends = [item.text for item in reading_order(page("and that ends the left column."))]
+    assert ends.index("\u2022 short item one") > ends.index(
+        "Right column line 3 of running text goes on"
+    )
+    announced = [item.text for item in reading_order(page("we look at these points:"))]
+    assert announced.index("\u2022 short item one") < announced.index(
+        "Right column line 0 of running text goes on"
+    )
