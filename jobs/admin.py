@@ -104,6 +104,17 @@ class ErrorCodeFilter(admin.SimpleListFilter):
         return queryset.filter(status=JobStatus.FAILED, error__code=self.value())
 
 
+def worker_note(job: Job) -> str:
+    """Why a job that is not processing still names a worker: an operator took it while it
+    ran, and that worker has not let go. Said, so that the name is not read as the worker
+    running the job now."""
+    if not job.worker_id or job.status == JobStatus.PROCESSING:
+        return ""
+    if job.lease_expires_at is not None and job.lease_expires_at > timezone.now():
+        return "still stopping the attempt an operator took from it; no worker claims the job"
+    return "was running it and never let go (it died or lost the database); holds nothing back"
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = [
@@ -305,6 +316,7 @@ class JobAdmin(admin.ModelAdmin):
             "files": [name for name, _ in job_files(job.pk)][:500],
             "log_page": log_page,
             "worker": worker,
+            "worker_note": worker_note(job),
             "can_change": self.has_change_permission(request, job),
             "actions": [
                 (name, name.replace("_", " ").capitalize(), spec.danger)

@@ -11,13 +11,25 @@ lines in the same transaction.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import reduce
 from typing import Any, Literal
 
 from django.db import connections
-from django.db.models import Case, Count, F, JSONField, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    JSONField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -42,6 +54,17 @@ class ClaimedJob:
     attempt: int
     max_attempts: int
     batch_id: str | None
+
+
+@dataclass(frozen=True)
+class Start:
+    """A claimed job handed to a child process, as the worker reports it to
+    ``start_jobs``: ``at`` is when the dispatcher handed it over, not when the database
+    thread got round to writing it."""
+
+    job_id: str
+    attempt: int
+    at: datetime
 
 
 OutcomeKind = Literal["completed", "failed", "retry", "cancelled", "released"]
@@ -121,9 +144,11 @@ def claim_jobs(
     update did not get (another worker was faster) is simply not ours. On PostgreSQL the
     candidates are read ``FOR UPDATE SKIP LOCKED`` so concurrent workers take different jobs
     instead of queueing on the same rows (``skip_locked=False`` forces the portable path).
-    The attempt is counted here: a worker that dies holding the job has spent it, and the
-    error of the attempt before it is cleared, so a retry that runs does not read as broken
-    (that error stays in the job's log, in the retry's line).
+    The attempt is counted here, and the error of the attempt before it is cleared, so a
+    retry that runs does not read as broken (that error stays in the job's log, in the
+    retry's line). ``started_at`` is cleared: a claimed job may wait in the worker's
+    prefetch before a child takes it, and ``start_jobs`` stamps when one did. A job whose
+    worker dies before that gets its attempt back (``reap_expired_leases``).
     ``exclude_ids``: the jobs the worker still runs or holds; one of them set back to pending
     waits until its current attempt has stopped instead of running twice side by side.
     """
@@ -152,7 +177,7 @@ def claim_jobs(
             lease_expires_at=lease,
             cancel_requested=False,
             attempts=F("attempts") + 1,
-            started_at=now,
+            started_at=None,
             progress=default_progress(),
             error=None,
             updated_at=now,
@@ -228,6 +253,31 @@ def _within_type_limits(rows: list[tuple[str, str]], limit: int) -> list[str]:
         if len(chosen) == limit:
             break
     return chosen
+
+
+# --- starting -------------------------------------------------------------------------------
+
+
+def start_jobs(worker_id: str, starts: Sequence[Start]) -> int:
+    """Stamp ``started_at`` on jobs a child of this worker began to run, in one UPDATE (a
+    worker draining tiny jobs starts hundreds a second). A compare-and-set on the status,
+    the worker and the attempt: a job taken from this worker meanwhile (an operator, an
+    expired lease) is left alone, and a start already written is not moved. No log line:
+    the claim's line and the outcome's frame it, and a line per start would double the
+    log rows of short jobs. Returns how many jobs were stamped."""
+    stamped = 0
+    for offset in range(0, len(starts), 200):
+        chunk = starts[offset : offset + 200]
+        ours = reduce(operator.or_, (Q(pk=s.job_id, attempts=s.attempt) for s in chunk))
+        stamped += Job.objects.filter(
+            ours, status=PROCESSING, worker_id=worker_id, started_at__isnull=True
+        ).update(
+            started_at=Case(
+                *[When(pk=s.job_id, then=Value(s.at, output_field=DateTimeField())) for s in chunk],
+                output_field=DateTimeField(),
+            )
+        )
+    return stamped
 
 
 # --- finishing ------------------------------------------------------------------------------
@@ -412,11 +462,14 @@ def release_holds(worker_id: str, job_ids: Sequence[str]) -> int:
 
 def reap_expired_leases(max_reaped: int = 500) -> tuple[list[str], list[str]]:
     """Jobs whose lease ran out (their worker died) go back to pending, or fail with
-    WORKER_LOST when that was their last attempt. Any worker may run this."""
+    WORKER_LOST when that was their last attempt. A job no child had started yet (it
+    waited in the dead worker's prefetch, ``started_at`` empty) goes back to pending with
+    its attempt given back, whatever attempt it was on: it never ran, so nothing about it
+    can have killed the worker. Any worker may run this. Returns (requeued, failed)."""
     now = timezone.now()
     expired = list(
         Job.objects.filter(status=PROCESSING, lease_expires_at__lt=now).values_list(
-            "pk", "worker_id", "attempts", "max_attempts", "batch_id"
+            "pk", "worker_id", "attempts", "max_attempts", "batch_id", "started_at"
         )[:max_reaped]
     )
     requeued: list[str] = []
@@ -425,11 +478,30 @@ def reap_expired_leases(max_reaped: int = 500) -> tuple[list[str], list[str]]:
         return requeued, failed
     with atomic():
         changes = ChangeRecorder(now)
-        for pk, worker_id, attempts, max_attempts, batch_id in expired:
+        for pk, worker_id, attempts, max_attempts, batch_id, started_at in expired:
             still = Job.objects.filter(
                 pk=pk, status=PROCESSING, worker_id=worker_id, lease_expires_at__lt=now
             )
             message = f"Lease of worker {worker_id} expired (attempt {attempts}/{max_attempts})"
+            if started_at is None:
+                # The compare-and-set includes the empty started_at: a start written since
+                # the read (a worker that was only cut off) means the attempt did run.
+                if still.filter(started_at__isnull=True).update(
+                    status=PENDING,
+                    attempts=Greatest(F("attempts") - 1, 0),
+                    progress=default_progress(),
+                    updated_at=now,
+                    **released_fields(),
+                ):
+                    changes.moved(pk, batch_id, PROCESSING, PENDING)
+                    changes.log(
+                        pk,
+                        f"Lease of worker {worker_id} expired before the job started; back to "
+                        f"pending, attempt {attempts}/{max_attempts} not spent.",
+                        "warning",
+                    )
+                    requeued.append(pk)
+                continue
             if attempts >= max_attempts:
                 error = error_dict("WORKER_LOST", f"{message}; no attempts left.")
                 if still.update(

@@ -335,7 +335,10 @@ class JobListItem(Schema):
     worker_id: str | None = Field(
         ...,
         description="The worker running the job; on a job that is not processing, the worker "
-        "still stopping the attempt an operator took from it (see held).",
+        "still stopping the attempt an operator took from it (see held), or, once "
+        "lease_expires_at has passed, the one that died holding it (kept to tell which; it "
+        "holds nothing back). Cleared when an attempt ends in its worker's hands, and when "
+        "another worker recovers the job from an expired lease.",
     )
     held: bool = Field(
         False,
@@ -346,9 +349,18 @@ class JobListItem(Schema):
     lease_expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
-    started_at: datetime | None
+    started_at: datetime | None = Field(
+        ...,
+        description="When the current (or last) attempt began to run in a worker's child "
+        "process; null while a claimed job still waits for a free child, and for a job that "
+        "never ran.",
+    )
     completed_at: datetime | None
-    duration: float | None = Field(None, description="Seconds from start to end (or now).")
+    duration: float | None = Field(
+        None,
+        description="Seconds from started_at to completed_at (or now): the time the last "
+        "attempt ran, not the time the job waited.",
+    )
 
     @staticmethod
     def resolve_user(obj: Any) -> str | None:

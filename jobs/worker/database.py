@@ -24,7 +24,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
 from jobs import queue
-from jobs.queue import ClaimedJob, Outcome
+from jobs.queue import ClaimedJob, Outcome, Start
 from jobs.worker.wakeup import Listener
 
 logger = logging.getLogger("jobcenter.worker")
@@ -62,7 +62,7 @@ class DatabaseSide(threading.Thread):
         super().__init__(name="jobcenter-db", daemon=True)
         self.worker = worker
         self.config = worker.config
-        self.inbox: thread_queue.SimpleQueue[Outcome | Progress | LogLine | Stopped] = (
+        self.inbox: thread_queue.SimpleQueue[Outcome | Start | Progress | LogLine | Stopped] = (
             thread_queue.SimpleQueue()
         )
         self.buffer: collections.deque[ClaimedJob] = collections.deque()
@@ -78,6 +78,7 @@ class DatabaseSide(threading.Thread):
         """True while posted items are not yet written (burst mode waits for it)."""
         self._finish = False
         self._stopped = False
+        self._starts: list[Start] = []
         self._outcomes: list[Outcome] = []
         self._progress: dict[str, dict[str, Any]] = {}
         self._logs: list[tuple[str, str, str]] = []
@@ -92,7 +93,7 @@ class DatabaseSide(threading.Thread):
 
     # --- called by the dispatcher -----------------------------------------------------------
 
-    def post(self, item: Outcome | Progress | LogLine | Stopped) -> None:
+    def post(self, item: Outcome | Start | Progress | LogLine | Stopped) -> None:
         self.busy = True
         self.inbox.put(item)
         self.wake()
@@ -145,7 +146,7 @@ class DatabaseSide(threading.Thread):
             return max(0.0, self._retry_at - now)
         if self._progress:
             timeouts.append(self._next_progress_flush - now)
-        if self._outcomes or self._logs or self._holds:
+        if self._starts or self._outcomes or self._logs or self._holds:
             timeouts.append(0.0)
         if self.claiming and self._wanted() > 0:
             timeouts.append(self.config.poll_interval if self.nothing_to_claim else 0.0)
@@ -170,6 +171,8 @@ class DatabaseSide(threading.Thread):
             if isinstance(item, Outcome):
                 self._outcomes.append(item)
                 self._progress.pop(item.job_id, None)
+            elif isinstance(item, Start):
+                self._starts.append(item)
             elif isinstance(item, Progress):
                 self._progress[item.job_id] = item.value
             elif isinstance(item, Stopped):
@@ -183,6 +186,11 @@ class DatabaseSide(threading.Thread):
         if self._logs:
             queue.save_logs(self._logs)
             self._logs = []
+        # Starts before outcomes: a job's start is stamped before its attempt's end, and
+        # a worker that dies after a child took a job has spent that attempt.
+        if self._starts:
+            queue.start_jobs(self.worker.worker_id, self._starts)
+            self._starts = []
         if self._outcomes:
             queue.finish_jobs(self.worker.worker_id, self._outcomes)
             self._outcomes = []

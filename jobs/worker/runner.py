@@ -24,9 +24,10 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from jobs import queue
-from jobs.queue import ClaimedJob, Outcome
+from jobs.queue import ClaimedJob, Outcome, Start
 from jobs.worker.database import DatabaseSide, LogLine, Progress, Stopped
 from jobs.worker.pool import Pool, Slot
 from jobs.worker.retry import RetryStrategy
@@ -375,6 +376,10 @@ class JobWorker:
                 timeout = float(limits(processor)["timeout"] or 3600) if processor else 60.0
                 with self._held_lock:
                     self._held.add(job.job_id)
+                # Its attempt begins now, not when it was claimed: it may have waited in
+                # the prefetch. Posted before the task is sent, so that it is written before
+                # any outcome of the attempt.
+                self.db.post(Start(job.job_id, job.attempt, timezone.now()))
                 try:
                     slot.assign(job, timeout)
                 except OSError:

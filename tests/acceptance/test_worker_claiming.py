@@ -81,6 +81,32 @@ def test_run_after_is_respected(workers: Workers, tmp_path: Path) -> None:
     assert Job.objects.get(pk=later).started_at >= not_before
 
 
+def test_started_at_is_when_a_child_took_the_job_not_the_claim(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """One child, two jobs: the second is claimed ahead while the first runs and waits in
+    the worker's prefetch. Its started_at is when its run began, so its duration is its run,
+    not its wait."""
+    runs = tmp_path / "runs.txt"
+    workers.start("--concurrency", "1")
+    first = services.enqueue("record", {"path": str(runs), "seconds": 2}).pk
+    wait_for(lambda: read_records(runs), timeout=20, message=workers.describe)
+    second = services.enqueue("record", {"path": str(runs)}).pk
+    waiting = wait_for(
+        lambda: Job.objects.filter(pk=second, status=JobStatus.PROCESSING).first(),
+        timeout=10,
+        message=lambda: f"the second job was not claimed ahead: {workers.describe()}",
+    )
+    assert waiting.started_at is None, "claimed, waiting for the child: not started"
+
+    done = wait_for_status([first, second], JobStatus.COMPLETED, workers)[1]
+    claimed = JobLog.objects.get(job_id=second, message__startswith="Claimed by").timestamp
+    (run,) = [item for item in read_records(runs) if item.job_id == second]
+    assert done.started_at - claimed >= timedelta(seconds=1), (claimed, done.started_at)
+    assert done.started_at.timestamp() <= run.at  # stamped as the job was handed over
+    assert done.duration is not None and done.duration < 1.0
+
+
 def test_inactive_batch_and_paused_type_wait(workers: Workers, tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
     workers.start("--concurrency", "2")

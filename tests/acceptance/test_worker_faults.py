@@ -82,6 +82,40 @@ def test_killed_worker_jobs_are_taken_over_after_the_lease(
     )
 
 
+def test_a_killed_workers_job_that_never_started_keeps_its_attempt(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """kill -9 while one job runs and another waits in the worker's prefetch, both on their
+    only attempt: the one that ran fails with WORKER_LOST; the one that never started goes
+    back to pending with its attempt unspent, and another worker runs it."""
+    runs = tmp_path / "runs.txt"
+    doomed = workers.start("--concurrency", "1", "--name", "doomed")
+    doomed_id = doomed.row().pk
+    slow = {"path": str(runs), "seconds": 30, "steps": 300}
+    ran = services.enqueue("slow", slow, max_attempts=1).pk
+    wait_for(lambda: read_records(runs), timeout=20, message=workers.describe)
+    waited = services.enqueue("record", {"path": str(runs)}, max_attempts=1).pk
+    wait_for(
+        lambda: Job.objects.filter(pk=waited, status="processing", worker_id=doomed_id).exists(),
+        timeout=10,
+        message=lambda: f"the second job was not claimed ahead: {workers.describe()}",
+    )
+
+    doomed.send(signal.SIGKILL)
+    assert doomed.wait(10) == -signal.SIGKILL
+    workers.start("--concurrency", "1", "--name", "rescuer")
+
+    lost, done = wait_for_status([ran, waited], {"completed", "failed"}, workers, timeout=30)
+    assert (lost.status, lost.attempts, lost.error["code"]) == ("failed", 1, "WORKER_LOST")
+    assert (done.status, done.attempts, done.error) == ("completed", 1, None)
+    assert [item.job_id for item in read_records(runs, "run")] == [ran, waited]
+    messages = list(JobLog.objects.filter(job_id=waited).values_list("message", flat=True))
+    assert (
+        f"Lease of worker {doomed_id} expired before the job started; back to pending, "
+        "attempt 1/1 not spent." in messages
+    ), messages
+
+
 def test_hanging_job_is_killed_at_its_timeout(workers: Workers, tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
     hang = services.enqueue("hang", {"path": str(runs)}).pk

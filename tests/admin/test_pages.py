@@ -147,6 +147,35 @@ def test_job_detail_results_markdown_escaped_and_files(op: Client, settings) -> 
     assert "raw results (JSON)" in html
 
 
+def test_job_detail_says_a_claimed_job_has_not_started(op: Client) -> None:
+    """A job claimed ahead waits in its worker for a free child: processing, not started."""
+    job = make_job()
+    (claimed,) = queue.claim_jobs("w", limit=1, lease_seconds=60)
+    assert claimed.job_id == job.pk
+    waiting = "claimed, waiting for a free child of its worker"
+    assert waiting in text(op.get(f"{JOBS}{job.pk}/change/"))
+    queue.start_jobs("w", [queue.Start(job.pk, 1, timezone.now())])
+    assert waiting not in text(op.get(f"{JOBS}{job.pk}/change/"))
+
+
+def test_job_detail_says_why_a_job_not_processing_names_a_worker(op: Client) -> None:
+    """Failed by an operator while it ran: its worker is named as still stopping the
+    attempt; once the lease ran out without the worker letting go, as the one that died
+    holding it."""
+    job = make_job()
+    queue.claim_jobs("w-dead", limit=1, lease_seconds=60)
+    services.fail(job.pk, "STOP", "stopped by an operator")
+    html = text(op.get(f"{JOBS}{job.pk}/change/"))
+    assert "w-dead" in html and "still stopping the attempt an operator took" in html
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    html = text(op.get(f"{JOBS}{job.pk}/change/"))
+    assert "w-dead" in html and "was running it and never let go" in html
+    assert "still stopping" not in html
+    queue.release_holds("w-dead", [job.pk])  # a live worker that let go: nothing to say
+    html = text(op.get(f"{JOBS}{job.pk}/change/"))
+    assert "never let go" not in html and "still stopping" not in html
+
+
 def test_job_log_is_paginated(op: Client) -> None:
     job = make_job()
     JobLog.objects.bulk_create([JobLog(job_id=job.pk, message=f"line {i:03d}") for i in range(150)])

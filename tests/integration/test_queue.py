@@ -27,7 +27,7 @@ from batches.services import (
 )
 from jobs import queue, services
 from jobs.models import Job, JobLog, JobTypeSetting, Worker, default_progress
-from jobs.queue import Outcome
+from jobs.queue import Outcome, Start
 from jobs.states import JobStatus
 from tests.drivers import run_together
 from tests.worker_processors import ALL
@@ -94,12 +94,61 @@ class TestWhatIsClaimed:
         assert (
             before + timedelta(seconds=29) < row.lease_expires_at < before + timedelta(seconds=40)
         )
-        assert row.started_at >= before and not row.cancel_requested
+        # Claimed is not started: the job may wait in the worker's prefetch (start_jobs).
+        assert row.started_at is None and not row.cancel_requested
         last_log = JobLog.objects.filter(job_id=job.job_id).last()
         assert last_log.message == "Claimed by worker w1 (attempt 1/3)."
         batch = Batch.objects.get(pk=created.batch.pk)
         assert (batch.pending_jobs, batch.processing_jobs, batch.status) == (2, 1, R)
         assert_counters_exact(created.batch.pk)
+
+    def test_a_claim_of_a_later_attempt_clears_the_earlier_start(self) -> None:
+        job_id = make()
+        claim("w1")
+        earlier = timezone.now() - timedelta(minutes=5)
+        assert queue.start_jobs("w1", [Start(job_id, 1, earlier)]) == 1
+        finished = queue.finish_jobs(
+            "w1", [Outcome(job_id, "retry", error={"code": "X", "message": "x"}, attempt=1)]
+        )
+        assert finished == [job_id]
+        Job.objects.filter(pk=job_id).update(run_after=None)
+        assert claim("w2") == [job_id]
+        row = Job.objects.get(pk=job_id)
+        assert (row.attempts, row.started_at) == (2, None)
+
+
+@pytest.mark.django_db
+class TestStart:
+    def test_start_stamps_when_a_child_took_the_job(self) -> None:
+        """started_at is the time the worker handed the job to a child (Start.at), written
+        once, only for the worker and attempt that hold the job."""
+        first, second, third = make(age=3), make(age=2), make(age=1)
+        assert claim("w1") == [first, second, third]
+        at = timezone.now() + timedelta(seconds=7)  # a prefetched job starts later
+        later = at + timedelta(seconds=5)
+        stamped = queue.start_jobs(
+            "w1",
+            [
+                Start(first, 1, at),
+                Start(second, 2, at),  # not its attempt
+            ],
+        )
+        assert stamped == 1
+        assert queue.start_jobs("w2", [Start(third, 1, at)]) == 0  # not its worker
+        assert queue.start_jobs("w1", [Start(first, 1, later)]) == 0  # written once
+        rows = Job.objects.in_bulk([first, second, third])
+        assert rows[first].started_at == at
+        assert rows[second].started_at is None and rows[third].started_at is None
+        assert queue.start_jobs("w1", []) == 0
+
+    def test_many_starts_in_one_call(self) -> None:
+        ids = [make(age=300 - n) for n in range(250)]
+        assert claim("w1", limit=300) == ids
+        base = timezone.now()
+        starts = [Start(job_id, 1, base + timedelta(seconds=n)) for n, job_id in enumerate(ids)]
+        assert queue.start_jobs("w1", starts) == 250
+        rows = Job.objects.in_bulk(ids)
+        assert [rows[job_id].started_at for job_id in ids] == [start.at for start in starts]
 
     @PATHS
     def test_run_after(self, skip_locked: bool | None) -> None:
@@ -466,7 +515,9 @@ class TestFinishing:
         services.fail(restarted, "STOPPED", "an operator failed it")
         services.restart(restarted)
         services.set_pending(expired)
-        Job.objects.filter(pk=expired).update(lease_expires_at=timezone.now() - timedelta(1))
+        Job.objects.filter(pk=expired).update(
+            lease_expires_at=timezone.now() - timedelta(seconds=1)
+        )
         assert claim("w2", limit=5) == [expired]  # its worker is gone: the lease ran out
         assert queue.release_holds("w2", [running, restarted]) == 0  # not w2's to release
         assert queue.release_holds("w1", [running, restarted]) == 2
@@ -513,6 +564,8 @@ class TestLeases:
         )
         again, last, fresh = created.job_ids
         assert sorted(claim("dead")) == sorted([again, last, fresh])  # one created_at: any order
+        started = timezone.now()
+        assert queue.start_jobs("dead", [Start(pk, 1, started) for pk in (again, last, fresh)])
         expired = timezone.now() - timedelta(seconds=1)
         Job.objects.filter(pk__in=[again, last]).update(lease_expires_at=expired)
 
@@ -522,6 +575,8 @@ class TestLeases:
         assert (jobs[again].status, jobs[again].attempts, jobs[again].worker_id) == (P, 1, None)
         assert (jobs[last].status, jobs[last].error["code"]) == ("failed", "WORKER_LOST")
         assert "Lease of worker dead expired (attempt 1/1)" in jobs[last].error["message"]
+        # The dead worker is named in the error and the log, not kept as if it held the job.
+        assert jobs[last].worker_id is None and jobs[last].lease_expires_at is None
         assert jobs[fresh].status == R
         assert JobLog.objects.filter(job_id=again).last().message == (
             "Lease of worker dead expired (attempt 1/3); back to pending."
@@ -530,6 +585,59 @@ class TestLeases:
         assert queue.reap_expired_leases() == ([], [])
         (job,) = queue.claim_jobs("alive", limit=5, lease_seconds=60)
         assert (job.job_id, job.attempt) == (again, 2)
+
+    def test_a_job_its_dead_worker_never_started_keeps_its_attempt(self) -> None:
+        """A job that only waited in a dead worker's prefetch goes back to pending with its
+        attempt given back, even on its last attempt; one a child had started spends it."""
+        created = create_batch("b", [{"job_type": "echo", "max_attempts": 1}] * 2)
+        ran, waited = created.job_ids
+        assert sorted(claim("dead")) == sorted([ran, waited])
+        Job.objects.filter(pk=waited).update(progress={"step": "x", "percent": 5, "message": ""})
+        assert queue.start_jobs("dead", [Start(ran, 1, timezone.now())]) == 1
+        expired = timezone.now() - timedelta(seconds=1)
+        Job.objects.filter(pk__in=[ran, waited]).update(lease_expires_at=expired)
+
+        assert queue.reap_expired_leases() == ([waited], [ran])
+        jobs = Job.objects.in_bulk()
+        assert (jobs[ran].status, jobs[ran].attempts) == ("failed", 1)
+        assert jobs[ran].error["code"] == "WORKER_LOST"
+        back = jobs[waited]
+        assert (back.status, back.attempts, back.worker_id, back.lease_expires_at) == (
+            P,
+            0,
+            None,
+            None,
+        )
+        assert (back.error, back.started_at, back.progress) == (None, None, default_progress())
+        line = JobLog.objects.filter(job_id=waited).last()
+        assert (line.level, line.message) == (
+            "warning",
+            "Lease of worker dead expired before the job started; back to pending, "
+            "attempt 1/1 not spent.",
+        )
+        assert_counters_exact(created.batch.pk)
+        (job,) = queue.claim_jobs("alive", limit=5, lease_seconds=60)
+        assert (job.job_id, job.attempt, job.max_attempts) == (waited, 1, 1)
+
+    def test_a_start_written_after_the_read_is_not_undone(self) -> None:
+        """The refund is a compare-and-set on the empty started_at: a worker that was only
+        cut off and wrote its start meanwhile has spent the attempt."""
+        job_id = make(max_attempts=1)
+        claim("slow")
+        Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        real_filter = Job.objects.filter
+
+        def start_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("lease_expires_at__lt") is not None and "pk" in kwargs:
+                queue.start_jobs("slow", [Start(job_id, 1, timezone.now())])
+            return real_filter(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Job.objects, "filter", start_meanwhile)
+            assert queue.reap_expired_leases() == ([], [])
+        row = Job.objects.get(pk=job_id)
+        assert (row.status, row.attempts) == (R, 1) and row.started_at is not None
+        assert queue.reap_expired_leases() == ([], [job_id])
 
 
 @pytest.mark.django_db
