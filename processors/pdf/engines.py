@@ -806,7 +806,7 @@ class PdfminerPages:
                         max(ch.y1 for ch in chars),
                     )
                 else:
-                    text = clean_text(_known_glyphs(_with_scripts(obj, chars)))
+                    text = clean_text(_known_glyphs(_with_scripts(obj, chars, descent)))
                     box = (obj.x0, obj.y0, obj.x1, obj.y1)
                 if not text:
                     return
@@ -814,7 +814,11 @@ class PdfminerPages:
                 size = statistics.median(sizes)
                 if letter_spaced(text):
                     text = clean_text(closed_up(_pdfminer_letters(obj), size))
-                baselines = [ch.matrix[5] for ch in chars] or [obj.y0]
+                baseline = statistics.median(ch.matrix[5] for ch in chars) if chars else obj.y0
+                if chars:  # a line of text set with a rise (a subscript pdfminer set apart)
+                    risen = statistics.median(_risen_baseline(ch, descent) for ch in chars)
+                    if abs(risen - baseline) > 0.15 * size:
+                        baseline = risen
                 fonts = Counter(ch.fontname for ch in chars)
                 bold = sum(n for font, n in fonts.items() if _bold_font(font)) > len(chars) / 2
                 lines.append(
@@ -824,7 +828,7 @@ class PdfminerPages:
                         top - box[3],
                         box[2] - left,
                         top - box[1],
-                        top - statistics.median(baselines),
+                        top - baseline,
                         size,
                         bold,
                     )
@@ -841,6 +845,7 @@ class PdfminerPages:
                 for child in obj:
                     walk(child)
 
+        descent = _descent(page)
         walk(page)
         lines.extend(_sideways_lines(turned, left, top))
         width, height = visible[2] - visible[0], visible[3] - visible[1]
@@ -880,9 +885,35 @@ def _known_glyphs(text: str) -> str:
     return _CID.sub("", _LEADING_CID.sub("\u2022", text))
 
 
-def _with_scripts(line: Any, chars: list[Any]) -> str:
+def _descent(page: Any) -> float:
+    """Where the boxes of most of a page's characters start below their baseline, as a
+    share of their size (the fonts' descent): pdfminer moves a character's box by a text
+    rise (reportlab sets ``<super>`` and ``<sub>`` with one) but not its matrix, so a
+    raised character's baseline is found from its box (``_risen_baseline``)."""
+    from pdfminer.layout import LTChar
+
+    ratios: list[float] = []
+    stack = [page]
+    while stack and len(ratios) < 500:
+        obj = stack.pop()
+        if isinstance(obj, LTChar):
+            if obj.size > 0 and obj.upright:
+                ratios.append((obj.y0 - obj.matrix[5]) / obj.size)
+        elif hasattr(obj, "__iter__"):
+            stack.extend(obj)
+    return statistics.median(ratios) if ratios else 0.0
+
+
+def _risen_baseline(char: Any, descent: float) -> float:
+    """A pdfminer character's baseline with its text rise (``_descent``)."""
+    return float(char.y0 - descent * char.size)
+
+
+def _with_scripts(line: Any, chars: list[Any], descent: float) -> str:
     """A pdfminer line's text, with digits set small and raised (or lowered) as
-    superscripts (subscripts), as the pdfium engine writes them (``layout.as_script``)."""
+    superscripts (subscripts), as the pdfium engine writes them (``layout.as_script``),
+    and a letter so set after a word apart from it ("later b"): glued, it made another
+    word ("laterb"). ``descent``: see ``_descent``."""
     from pdfminer.layout import LTChar
 
     if len(chars) < 2:
@@ -891,14 +922,21 @@ def _with_scripts(line: Any, chars: list[Any]) -> str:
     body = sizes[len(sizes) // 2]
     if sizes[0] > SCRIPT_SIZE * body:  # the usual line: nothing set small
         return line.get_text()
-    baseline = statistics.median(char.matrix[5] for char in chars if char.size > SCRIPT_SIZE * body)
-    parts = []
+    baseline = statistics.median(
+        _risen_baseline(char, descent) for char in chars if char.size > SCRIPT_SIZE * body
+    )
+    parts: list[str] = []
+    shifted = False
     for part in line:
         text = part.get_text()
+        was_shifted, shifted = shifted, False
         if isinstance(part, LTChar) and part.size <= SCRIPT_SIZE * body:
-            shift = part.matrix[5] - baseline
+            shift = _risen_baseline(part, descent) - baseline
             if abs(shift) > 0.15 * body:
+                shifted = True
                 text = as_script(text, shift > 0)
+                if text.isalpha() and not was_shifted and parts and parts[-1][-1:].isalpha():
+                    text = " " + text  # a letter as a mark ("later b"), as pdfium has it
         parts.append(text)
     return "".join(parts)
 

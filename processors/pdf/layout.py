@@ -335,9 +335,12 @@ def as_script(text: str, raised: bool) -> str:
 
 def _scripts(lines: list[Line]) -> dict[int, Line]:
     """Superscripts and subscripts (a footnote mark, an exponent): short runs set at most
-    ``SCRIPT_SIZE`` of the size of a line they sit beside, within its height, moved onto its
-    baseline (keyed by the id of the run they replace; the values' ids mark them as scripts).
-    pdfium gives them runs of their own, which a raised baseline would sort out of line."""
+    ``SCRIPT_SIZE`` of the size of a line they sit beside (touching its end, or before its
+    start with up to half a size between: a footnote's mark), raised or lowered by up to
+    0.6 of its size (reportlab and word processors move them half a size), moved onto the
+    baseline of the nearest such line (keyed by the id of the run they replace; the
+    values' ids mark them as scripts). pdfium gives them runs of their own, which a
+    raised baseline would sort out of line, or into a line of their own between two."""
     if len(lines) < 2:
         return {}
     sizes = [line.size for line in lines]
@@ -348,22 +351,27 @@ def _scripts(lines: list[Line]) -> dict[int, Line]:
     for script in lines:
         if len(script.text) > 4 or script.size > SCRIPT_SIZE * largest:
             continue
-        for host in lines:
-            reach = 0.3 * host.size
-            if (
-                script.size <= SCRIPT_SIZE * host.size
-                and host.top - reach <= script.top
-                and script.bottom <= host.bottom + reach
-                and (abs(script.x0 - host.x1) <= reach or abs(host.x0 - script.x1) <= reach)
-            ):
-                shift = host.baseline - script.baseline  # top-down: raised is positive
-                if abs(shift) <= 0.15 * host.size:
-                    break  # on the host's baseline, only smaller (small caps): no script
-                values = list(script.values())
-                values[0] = as_script(script.text, shift > 0)
-                values[5] = host.baseline
-                moved[id(script)] = Line(*values)
-                break
+        hosts = [
+            host
+            for host in lines
+            if script.size <= SCRIPT_SIZE * host.size
+            and host.top - 0.6 * host.size <= script.top
+            and script.bottom <= host.bottom + 0.6 * host.size
+            and (
+                abs(script.x0 - host.x1) <= 0.3 * host.size
+                or -0.3 * host.size <= host.x0 - script.x1 <= 0.5 * host.size
+            )
+        ]
+        if not hosts:
+            continue
+        host = min(hosts, key=lambda host: abs(host.baseline - script.baseline))
+        shift = host.baseline - script.baseline  # top-down: raised is positive
+        if abs(shift) <= 0.15 * host.size:
+            continue  # on the host's baseline, only smaller (small caps): no script
+        values = list(script.values())
+        values[0] = as_script(script.text, shift > 0)
+        values[5] = host.baseline
+        moved[id(script)] = Line(*values)
     return moved
 
 

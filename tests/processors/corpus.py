@@ -910,6 +910,43 @@ def justified() -> bytes:
     return buffer.getvalue()
 
 
+RISEN_SCRIPTS = [
+    "Water is H<sub>2</sub>O and the area is 12 m<super>2</super> in the plan. The plan was "
+    "drawn up in the spring, checked by the office over the summer and approved by the "
+    "council in the autumn, after a long debate about the costs and the timetable.",
+    "The effect was shown before<super>a</super> and confirmed later<super>b</super> in two "
+    "studies of the same group.",
+    "<super>a</super> Smith and Jones, 2019, with a long title that goes on for a while.",
+    "<super>b</super> Weber, 2021, a second study that confirms the first one.",
+]
+RISEN_SCRIPTS_TEXT = [
+    "Water is H\u2082O and the area is 12 m\u00b2 in the plan. The plan was drawn up in the "
+    "spring, checked by the office over the summer and approved by the council in the "
+    "autumn, after a long debate about the costs and the timetable.",
+    "The effect was shown before a and confirmed later b in two studies of the same group.",
+    "a Smith and Jones, 2019, with a long title that goes on for a while.",
+    "b Weber, 2021, a second study that confirms the first one.",
+]
+
+
+def risen_scripts() -> bytes:
+    """``RISEN_SCRIPTS`` set by reportlab, whose ``<sub>`` and ``<super>`` move a smaller
+    size half a size down or up with a text rise; the last two paragraphs are footnotes
+    set smaller, with their letter marks."""
+    from reportlab.lib.pagesizes import A5
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    _register_fonts()
+    body = ParagraphStyle("body", fontName=FONT, fontSize=10, leading=14, spaceAfter=8)
+    note = ParagraphStyle("note", parent=body, fontSize=8, leading=10, spaceAfter=4)
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, pagesize=A5, leftMargin=40, rightMargin=40).build(
+        [Paragraph(text, body if n < 2 else note) for n, text in enumerate(RISEN_SCRIPTS)]
+    )
+    return buffer.getvalue()
+
+
 def browser_pdf(html: str, folder: Path) -> bytes:
     """``html`` printed to PDF by Debian's Chromium (installed by scripts/test.sh), as a
     browser's "Save as PDF" makes it: glyphs drawn one by one, list bullets drawn as

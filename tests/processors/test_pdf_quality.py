@@ -276,6 +276,17 @@ def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(
     assert second.split("\n\n") == ["des Landes.", "Ein neuer Absatz folgt."]
 
 
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_scripts_set_with_a_text_rise_stay_in_their_line(
+    run_job: Runner, pdf_corpus: Corpus, engine: str
+) -> None:
+    """reportlab moves ``<sub>`` and ``<super>`` half a size: pdfium gave "H O", with the
+    "2" and the next line's mark "b" on a line of their own between the two, and a
+    footnote's mark on a line of its own; pdfminer gave "H 2 O", "m2" and "laterb"."""
+    results = _native(run_job, pdf_corpus, "risen-scripts", corpus.risen_scripts(), engine)
+    assert results["page_texts"][0].split("\n\n") == corpus.RISEN_SCRIPTS_TEXT
+
+
 def test_pages_are_put_together_in_document_order_whatever_order_they_come_in(
     run_job: Runner, pdf_corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
