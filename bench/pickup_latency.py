@@ -1,6 +1,7 @@
 """Pickup latency: an idle worker, N jobs enqueued one at a time D ms apart; the time from
-enqueue (created_at) to the claim (started_at), p50 and p95. On PostgreSQL LISTEN/NOTIFY
-wakes the worker; on SQLite it polls (--poll-interval, default 1 s).
+enqueue (created_at) to the start (started_at: a child process of the worker began the
+job, after the claim), p50 and p95. On PostgreSQL LISTEN/NOTIFY wakes the worker; on
+SQLite it polls (--poll-interval, default 1 s).
 
     .venv/bin/python bench/pickup_latency.py --database postgresql --jobs 200 --gap-ms 50
 """
@@ -58,7 +59,7 @@ def main() -> None:
     ]
     print(
         f"database={args.database} jobs={args.jobs} gap={args.gap_ms}ms "
-        f"poll_interval={args.poll_interval}s: enqueue->claim p50 "
+        f"poll_interval={args.poll_interval}s: enqueue->start p50 "
         f"{percentile(latencies, 0.5):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
         f"max {max(latencies):.1f} ms"
     )
