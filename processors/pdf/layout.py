@@ -619,12 +619,6 @@ def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
         bands = _bands(items, paragraph, column_gap)
         if bands is not None:
             return [group for band in bands for group in _leaf(band)]
-    if vertical and width_h >= paragraph:
-        under = _under_columns(items, max(vertical, key=lambda g: g[1] - g[0]), paragraph, unit)
-        if under is not None:
-            first = [item for item in items if item.bottom <= under]
-            second = [item for item in items if item.bottom > under]
-            return _cut(first, unit, paragraph) + _cut(second, unit, paragraph)
     for gap in sorted(vertical, key=lambda g: g[0] - g[1]):
         if gap[1] - gap[0] < width_h:
             break
@@ -639,38 +633,6 @@ def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
         second = [item for item in items if item.bottom > middle]
         return _cut(first, unit, paragraph) + _cut(second, unit, paragraph)
     return _leaf(items)
-
-
-def _under_columns(
-    items: list[Item], column: tuple[float, float], paragraph: float, unit: float
-) -> float | None:
-    """Where two columns both end, above short lines on one side (a list or a closing
-    line under a two-column block, a footnote): the middle of the space under them, to be
-    cut there first. Cut at the column gap first, those lines were read with the column
-    they fit under, before the other column. Not where the column they are under goes on:
-    both columns must end within three sizes (two lines) of each other (the lines
-    under a longer column's end continue it), and no line under it may reach that
-    column's far edge (a column's full lines do), nor after a left column that ends
-    announcing them ("… these open points:"). Lines under the right column alone are
-    read after it either way."""
-    middle = (column[0] + column[1]) / 2
-    spans = [(item.top, item.bottom) for item in items]
-    for top, bottom in _gaps(spans, paragraph):
-        above = [item for item in items if item.bottom <= top]
-        below = [item for item in items if item.top >= bottom]
-        left = [item for item in above if item.x1 <= middle]
-        right = [item for item in above if item.x0 >= middle]
-        if len(left) < 2 or len(right) < 2 or len(left) + len(right) < len(above):
-            continue
-        if abs(max(i.bottom for i in left) - max(i.bottom for i in right)) > 3 * unit:
-            continue
-        last = max(left, key=lambda item: item.bottom)
-        if isinstance(last, Line) and last.text.rstrip().endswith(":"):
-            continue  # "… these open points:" announces what follows in its column
-        edge = max(item.x1 for item in left)
-        if below and all(item.x1 < edge - 2 * unit for item in below):
-            return (top + bottom) / 2
-    return None
 
 
 def _leaf(items: list[Item]) -> list[list[Item]]:
@@ -996,7 +958,9 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
     label and a value; other cells may be empty), and a line that does not goes on with
     the row above it, cell by cell (a cell wrapped onto a second line), and so does a
     line set closer under the one above than rows are set apart (``_wrapped``) whose
-    cells all go on from filled cells above; a raised
+    cells all go on from filled cells above, one of them in lower case (an item's number,
+    a capitalised name or an amount starts a row: rows set closer than a gap before the
+    totals or between groups are rows all the same); a raised
     mark counts on the line it is set on. A header whose every cell wraps is one row: the
     header band is not split."""
     moved = _scripts(band)
@@ -1012,8 +976,13 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
             return rows if all(all(row) for row in rows) else [_cells(band, verticals)]
         starts = [bool(row[0]) and sum(map(bool, row)) >= 2 for row in rows]
         for number, tight in enumerate(_wrapped(lines)):
-            pairs = zip(rows[number - 1], rows[number], strict=True)
-            if tight and all(above for above, cell in pairs if cell):
+            row = rows[number]
+            pairs = zip(rows[number - 1], row, strict=True)
+            if (
+                tight
+                and all(above for above, cell in pairs if cell)
+                and any(cell[:1].islower() for cell in row)
+            ):
                 starts[number] = False
         if starts[0] and sum(starts) > 1:
             merged: list[list[str]] = []

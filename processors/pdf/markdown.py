@@ -206,6 +206,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
         if isinstance(item, Line):
             left, right = margins.get(item.region, (item.x0, item.x1))
             margins[item.region] = (min(left, item.x0), max(right, item.x1))
+    hanging = _hanging_regions(items)
     sequenced = _sequenced(items)
     for index, item in enumerate(items):
         if isinstance(item, Table):
@@ -218,7 +219,11 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
         breaks = (
             not lines
             or _breaks(previous, line, source, pitch)
-            or (kind == "p" and _indented(previous, line, lines, items, index, margins))
+            or (
+                kind == "p"
+                and line.region not in hanging
+                and _indented(previous, line, items, index, margins)
+            )
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
@@ -409,10 +414,31 @@ def _pitch_limit(items: list[Item]) -> float:
     return 1.55 if usual is None else max(1.55, usual + 0.35)
 
 
+def _hanging_regions(items: list[Item]) -> set[int]:
+    """Regions set with hanging lines (references, a glossary): somewhere in them a line
+    starts 0.8 to 4 text sizes right of the line before, which ended no sentence and is no
+    list item's first: a wrapped entry's next line. Where a paragraph's first line is
+    indented instead, an indented line follows a sentence's end. In these regions an
+    indented line after one that happens to end in a full stop ("… In Proc.") goes on with
+    its entry (``_indented`` is not asked)."""
+    found: set[int] = set()
+    for previous, line in itertools.pairwise(items):
+        if (
+            isinstance(previous, Line)
+            and isinstance(line, Line)
+            and line.region == previous.region
+            and line.region not in found
+            and 0.8 * max(line.size, 1.0) <= line.x0 - previous.x0 <= 4 * max(line.size, 1.0)
+            and not ends_sentence(previous.text)
+            and _list_start(previous.text) is None
+        ):
+            found.add(line.region)
+    return found
+
+
 def _indented(
     previous: Line | None,
     line: Line,
-    lines: list[Line],
     items: list[Item],
     index: int,
     margins: dict[int, tuple[float, float]],
@@ -423,9 +449,7 @@ def _indented(
     line of the paragraph before). Or both lines start indented alike, from the region's
     left edge, and the line before is short and ended a sentence (dialogue, one line a
     paragraph). Not otherwise: the lines after a list item's first line are indented too,
-    and so is a quotation; nor after a paragraph's only line where that is full: an
-    entry set with hanging lines (references) goes on, indented, after a first line that
-    happens to end in an abbreviation ("In Proc.")."""
+    and so is a quotation."""
     if previous is None or not ends_sentence(previous.text):
         return False
     following = items[index + 1] if index + 1 < len(items) else None
@@ -435,8 +459,6 @@ def _indented(
     margin, right = margins.get(line.region, (line.x0, line.x1))
     short = previous.x1 < right - 3 * size
     if 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
-        if lines == [previous] and not short:
-            return False  # an entry's full first line, its hanging lines under it ("… In Proc.")
         return short or (following is not None and abs(following.x0 - previous.x0) <= 0.3 * size)
     return (
         abs(line.x0 - previous.x0) <= 0.3 * size

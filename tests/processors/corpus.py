@@ -1089,23 +1089,6 @@ other bullet, else a viewer would join them), "z. B." and "i. d. R." at a line's
 running text, a definition list's terms apart from their definitions, and a numbering
 that starts again as a list of its own (with the other delimiter: else a viewer counts
 on, 103, 104)."""
-COLUMNS_THEN_LIST_HTML = """<!doctype html><html lang="en">
-<body style="font: 11pt serif; width: 600px">
-<h2>Annual review</h2>
-<div style="column-count: 2; column-gap: 30px">
-<p>Alpha one begins the left column with several sentences about the year that passed
-and the work that was done by the team in every region.</p>
-<p>Alpha two goes on in the left column, describing the budget, the hiring and the new
-office that opened in the spring after long delays.</p>
-<p>Bravo one begins the right column with the outlook for the coming year and the goals
-the board has set for the whole company.</p>
-<p>Bravo two ends the right column with thanks to every customer and partner who
-supported the company during the year.</p>
-</div>
-<ul><li>Charlie one short.</li><li>Charlie two short.</li></ul>
-<p>Delta short end.</p>
-</body></html>"""
-"""Two columns, and a short list and line under both that fit under the left column."""
 TABLES_WITH_SHAPES_HTML = """<!doctype html><html lang="en">
 <body style="font: 11pt sans-serif; width: 520px">
 <style>.grid { border-collapse: collapse } .grid td, .grid th { border: 1px solid #999;

@@ -551,3 +551,26 @@ def test_the_lines_beside_a_drop_cap_go_on_into_the_flush_lines_under_it() -> No
     assert markdown == "Once upon a time the council met to decide the future " + " ".join(
         line.text for line in lines[2:]
     )
+
+
+def test_an_entrys_line_ending_in_an_abbreviation_goes_on_where_entries_hang() -> None:
+    """In references set with hanging lines, an entry's line that ends in "Recognit."
+    before its indented next line read as a paragraph's end and a first-line indent. A
+    book's one-line first paragraph before an indented one is a paragraph of its own."""
+    references = [
+        _spanning("Chen, K. and Jones, C. (2021). Robust reading order. In", 50, 400, 100),
+        _spanning("Proceedings of the Conference on Document Analysis, 1-10.", 70, 330, 112),
+        _spanning("Devlin, J. (2019). Pre-training deep models. Pattern Recognit.", 50, 400, 124),
+        _spanning("112, 107-121.", 70, 140, 136),
+    ]
+    book = [
+        _spanning("The letter arrived on a Tuesday, when the harvest was over.", 50, 400, 100),
+        _spanning("Martha did not open it at once. She put it on the shelf by", 70, 400, 112),
+        _spanning("the door and went back to the kitchen to finish the bread.", 50, 360, 124),
+    ]
+    references_markdown, book_markdown = _markdown_of([references, book])
+    assert references_markdown.split("\n\n") == [
+        f"{references[0].text} {references[1].text}",
+        f"{references[2].text} {references[3].text}",
+    ]
+    assert book_markdown.split("\n\n") == [book[0].text, f"{book[1].text} {book[2].text}"]

@@ -204,27 +204,6 @@ def test_a_table_ruled_at_head_and_foot_whose_every_cell_wraps_keeps_its_rows(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
-def test_a_short_list_under_two_columns_is_read_after_both(
-    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
-) -> None:
-    """Lines under a two-column block that fit under its left column were read with it,
-    before the right column: the column gap was cut first."""
-    pdf = corpus.browser_pdf(corpus.COLUMNS_THEN_LIST_HTML, tmp_path)
-    text = _native(run_job, pdf_corpus, "columns-then-list", pdf, engine)["page_texts"][0]
-    starts = [paragraph.split()[:2] for paragraph in text.split("\n\n")]
-    assert [" ".join(words) for words in starts] == [
-        "Annual review",
-        "Alpha one",
-        "Alpha two",
-        "Bravo one",
-        "Bravo two",
-        "\u2022 Charlie",
-        "\u2022 Charlie",
-        "Delta short",
-    ]
-
-
-@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_sections_under_underlined_headings_are_no_table(
     run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
 ) -> None:

@@ -281,26 +281,18 @@ def test_a_drop_cap_joins_the_first_line_beside_it() -> None:
     ]
 
 
-def test_short_lines_under_two_columns_are_read_after_both_unless_the_left_announces_them() -> None:
-    """Short lines under a two-column block that fit under its left column were read with
-    it, before the right column. A left column that ends with a colon keeps them."""
-
-    def page(last_left: str) -> list[Line]:
-        left = [_line(f"Left column line {n} of running text goes on", 50, 100 + 12 * n, 270)
-                for n in range(4)] + [_line(last_left, 50, 148, 240)]  # fmt: skip
-        right = [_line(f"Right column line {n} of running text goes on", 300, 100 + 12 * n, 520)
-                 for n in range(4)]  # fmt: skip
-        under = [
-            _line("\u2022 short item one", 60, 175, 150),
-            _line("\u2022 short item two", 60, 187, 150),
-        ]
-        return left + right + under
-
-    ends = [item.text for item in reading_order(page("and that ends the left column."))]
-    assert ends.index("\u2022 short item one") > ends.index(
-        "Right column line 3 of running text goes on"
-    )
-    announced = [item.text for item in reading_order(page("we look at these points:"))]
-    assert announced.index("\u2022 short item one") < announced.index(
-        "Right column line 0 of running text goes on"
-    )
+def test_rows_of_a_table_ruled_at_head_and_foot_stay_rows_beside_a_wider_gap() -> None:
+    """A gap between two groups of an invoice's items made every ordinary row look like a
+    cell's wrapped line, set closer than rows: five items came out as two rows."""
+    rules = [Rule(50, top, 450, top) for top in (96, 116, 215)]
+    items = [("1", "Consulting, phase 1", "760.00"), ("2", "Development", "2,040.00"),
+             ("3", "Software licence", "450.00"), ("4", "Travel expenses", "180.00"),
+             ("5", "Hotel, 2 nights", "240.00")]  # fmt: skip
+    lines = [_line("No.", 54, 100, 70), _line("Item", 90, 100, 120), _line("Amount", 380, 100, 420)]
+    top = 120.0
+    for number, (position, item, amount) in enumerate(items):
+        top += 20 if number == 3 else 14  # the gap between the groups
+        lines += [_line(position, 54, top, 60), _line(item, 90, top, 200)]
+        lines.append(_line(amount, 380, top, 420))
+    [(table, _)] = find_tables(lines, rules)
+    assert table.rows == [["No.", "Item", "Amount"], *[list(item) for item in items]]
