@@ -176,7 +176,8 @@ def _starts_footnote(previous: Line | None, line: Line, body: float) -> bool:
 
 
 def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
-    """``body``: the page's body text size (``_body_size``)."""
+    """``body``: the page's body text size (``_body_size``). A list item ends where a line
+    starts left of its marker (the text after the list, "12.2 …" after "(d) …")."""
     found: list[Paragraph] = []
     lines: list[Line] = []
     kind, marker, first = "p", "", 0
@@ -225,6 +226,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _indented(previous, line, items, index, margins)
             )
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
+            or (kind != "p" and line.x0 < lines[0].x0 - 0.3 * max(line.size, 1.0))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -415,25 +417,25 @@ def _pitch_limit(items: list[Item]) -> float:
 
 
 def _hanging_regions(items: list[Item]) -> set[int]:
-    """Regions set with hanging lines (references, a glossary): somewhere in them a line
-    starts 0.8 to 4 text sizes right of the line before, which ended no sentence and is no
-    list item's first: a wrapped entry's next line. Where a paragraph's first line is
-    indented instead, an indented line follows a sentence's end. In these regions an
-    indented line after one that happens to end in a full stop ("… In Proc.") goes on with
-    its entry (``_indented`` is not asked)."""
-    found: set[int] = set()
+    """Regions set with hanging lines (references, a glossary): more of their indented
+    lines (0.8 to 4 text sizes right of the line before) follow a line that ended no
+    sentence and is no list item's first (a wrapped entry's next line) than one that did.
+    Where paragraphs' first lines are indented instead, most indented lines follow a
+    sentence's end (a line of dialogue without one is the exception). In these regions
+    an indented line after one that happens to end in a full stop ("… In Proc.") goes on
+    with its entry (``_indented`` is not asked)."""
+    votes: dict[int, int] = {}
     for previous, line in itertools.pairwise(items):
         if (
             isinstance(previous, Line)
             and isinstance(line, Line)
             and line.region == previous.region
-            and line.region not in found
             and 0.8 * max(line.size, 1.0) <= line.x0 - previous.x0 <= 4 * max(line.size, 1.0)
-            and not ends_sentence(previous.text)
             and _list_start(previous.text) is None
         ):
-            found.add(line.region)
-    return found
+            vote = -1 if ends_sentence(previous.text) else 1
+            votes[line.region] = votes.get(line.region, 0) + vote
+    return {region for region, vote in votes.items() if vote > 0}
 
 
 def _indented(
@@ -889,12 +891,16 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
 
 def _counts_on(last: str, marker: str) -> bool:
     """Whether an item's marker goes on from the one before in its list: bullets always
-    do, "2." after "1." (or "9.": lists skip), "b)" after "a)", "iv." after "iii."; not
-    "1." after "101.", nor "A." after "iii."."""
+    do, "2." after "1." (or "9.": numbered lists skip), "b)" after "a)", "iv." after
+    "iii."; not "1." after "101.", nor "A." after "iii.", nor "I." after "C."."""
     if last == "-" or marker == "-":
         return last == marker
     values = dict(_marker_values(last))
-    return any(value > values.get(style, value) for style, value in _marker_values(marker))
+    return any(
+        value > values[style] if style.endswith("1") else value == values[style] + 1
+        for style, value in _marker_values(marker)
+        if style in values
+    )
 
 
 def _markdown_marker(marker: str) -> str:

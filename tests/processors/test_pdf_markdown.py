@@ -574,3 +574,53 @@ def test_an_entrys_line_ending_in_an_abbreviation_goes_on_where_entries_hang() -
         f"{references[2].text} {references[3].text}",
     ]
     assert book_markdown.split("\n\n") == [book[0].text, f"{book[1].text} {book[2].text}"]
+
+
+def test_a_list_item_ends_where_a_line_starts_left_of_its_marker() -> None:
+    """From an exploratory run: "12.2 On termination …", back at the margin after item
+    "(d)", was read as that item's next line; and "I." right after "C." went on counting
+    the letters, one Markdown list of both."""
+    lines = [
+        _spanning("12.1 Either party may end this Agreement if:", 50, 300, 100),
+        _spanning("(a) the other party commits a material breach; or", 56, 330, 112),
+        _spanning("(b) the other party cannot pay its debts.", 56, 290, 124),
+        _spanning("12.2 On termination the Customer shall pay all invoices.", 50, 400, 136),
+        _spanning("A. No internet", 50, 120, 160),
+        _spanning("B. Slow connection", 50, 140, 172),
+        _spanning("C. Wi-Fi drops", 50, 118, 184),
+        _spanning("I. Contact support", 50, 140, 196),
+        _spanning("II. Send the device in", 50, 160, 208),
+    ]
+    blocks = _markdown_of([lines])[0].split("\n\n")
+    assert blocks == [
+        "12.1 Either party may end this Agreement if:",
+        "* (a) the other party commits a material breach; or\n"
+        "* (b) the other party cannot pay its debts.",
+        "12.2 On termination the Customer shall pay all invoices.",
+        "* A. No internet\n* B. Slow connection\n* C. Wi-Fi drops",
+        "+ I. Contact support\n+ II. Send the device in",
+    ]
+
+
+def test_a_line_of_dialogue_without_a_full_stop_does_not_make_a_book_hang() -> None:
+    """A region whose indented lines mostly follow a sentence's end is set with
+    first-line indents, though one follows a line of dialogue without a full stop: taken
+    for hanging lines, a whole novel's page ran into one paragraph."""
+    page = [
+        _spanning("The rain had not stopped for three days when Martha opened", 70, 400, 100),
+        _spanning("the letter at last and read it twice.", 50, 250, 112),
+        _spanning("\u201cWho is it from?\u201d asked Tom.", 70, 220, 124),
+        _spanning("\u201cNobody you know\u201d", 70, 170, 136),
+        _spanning("He waited, but she said nothing more. Outside, a cart", 70, 400, 148),
+        _spanning("rattled over the cobblestones.", 50, 220, 160),
+        _spanning("She stood up and went to the window and looked out at the", 70, 400, 172),
+        _spanning("grey shapes behind the rain\u2026", 50, 200, 184),
+        _spanning("Then, after a long while, she turned round and looked", 70, 400, 196),
+        _spanning("at him.", 50, 90, 208),
+    ]
+    assert _markdown_of([page])[0].split("\n\n") == [
+        f"{page[0].text} {page[1].text}",
+        page[2].text,
+        f"{page[3].text} {page[4].text} {page[5].text}",
+        " ".join(line.text for line in page[6:]),
+    ]
