@@ -815,7 +815,7 @@ class PdfminerPages:
                 if letter_spaced(text):
                     text = clean_text(closed_up(_pdfminer_letters(obj), size))
                 baseline = statistics.median(ch.matrix[5] for ch in chars) if chars else obj.y0
-                if chars:  # a line of text set with a rise (a subscript pdfminer set apart)
+                if chars and size <= SCRIPT_SIZE * body:  # a subscript pdfminer set apart
                     risen = statistics.median(_risen_baseline(ch, descent) for ch in chars)
                     if abs(risen - baseline) > 0.15 * size:
                         baseline = risen
@@ -845,7 +845,7 @@ class PdfminerPages:
                 for child in obj:
                     walk(child)
 
-        descent = _descent(page)
+        descent, body = _descent(page)
         walk(page)
         lines.extend(_sideways_lines(turned, left, top))
         width, height = visible[2] - visible[0], visible[3] - visible[1]
@@ -885,23 +885,29 @@ def _known_glyphs(text: str) -> str:
     return _CID.sub("", _LEADING_CID.sub("\u2022", text))
 
 
-def _descent(page: Any) -> float:
+def _descent(page: Any) -> tuple[float, float]:
     """Where the boxes of most of a page's characters start below their baseline, as a
-    share of their size (the fonts' descent): pdfminer moves a character's box by a text
-    rise (reportlab sets ``<super>`` and ``<sub>`` with one) but not its matrix, so a
-    raised character's baseline is found from its box (``_risen_baseline``)."""
+    share of their size (the fonts' descent), and the size most are set in: pdfminer
+    moves a character's box by a text rise (reportlab sets ``<super>`` and ``<sub>`` with
+    one) but not its matrix, so a raised character's baseline is found from its box
+    (``_risen_baseline``). Only for text set small: a font whose descent differs (or is
+    missing) would move a line of body text."""
     from pdfminer.layout import LTChar
 
     ratios: list[float] = []
+    sizes: list[float] = []
     stack = [page]
     while stack and len(ratios) < 500:
         obj = stack.pop()
         if isinstance(obj, LTChar):
             if obj.size > 0 and obj.upright:
                 ratios.append((obj.y0 - obj.matrix[5]) / obj.size)
+                sizes.append(obj.size)
         elif hasattr(obj, "__iter__"):
             stack.extend(obj)
-    return statistics.median(ratios) if ratios else 0.0
+    if not ratios:
+        return 0.0, 0.0
+    return statistics.median(ratios), statistics.median(sizes)
 
 
 def _risen_baseline(char: Any, descent: float) -> float:

@@ -596,13 +596,16 @@ def usual_spacing(samples: list[tuple[float, Line]], wide: float) -> float | Non
 
 
 def ends_sentence(text: str) -> bool:
-    """Whether a line ends a sentence, closing quotes and brackets after its end ('… he
-    said."') aside."""
+    """Whether a line ends a sentence, closing quotes and brackets and a footnote's mark
+    after its end ('… he said."', "… capitalism.¹²") aside."""
     return text.rstrip(_CLOSING).endswith(_SENTENCE_END)
 
 
 _SENTENCE_END = (".", "!", "?", ":")
-_CLOSING = "\"'\u201c\u201d\u2019\u00bb\u00ab)"
+_CLOSING = (
+    "\"'\u201c\u201d\u2019\u00bb\u00ab)"
+    "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079*\u2020\u2021"  # marks: ¹ * † ‡
+)
 
 
 def _cut(items: list[Item], unit: float, paragraph: float) -> list[list[Item]]:
@@ -956,12 +959,8 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
     too, a band is split only where every visual line fills every column. Ruled across
     only, a visual line starts a row where its first cell and another are filled (a row's
     label and a value; other cells may be empty), and a line that does not goes on with
-    the row above it, cell by cell (a cell wrapped onto a second line), and so does a
-    line set closer under the one above than rows are set apart (``_wrapped``) whose
-    cells all go on from filled cells above, one of them in lower case (an item's number,
-    a capitalised name or an amount starts a row: rows set closer than a gap before the
-    totals or between groups are rows all the same); a raised
-    mark counts on the line it is set on. A header whose every cell wraps is one row: the
+    the row above it, cell by cell (a cell wrapped onto a second line); a raised mark
+    counts on the line it is set on. A header whose every cell wraps is one row: the
     header band is not split."""
     moved = _scripts(band)
     groups = _baseline_groups([moved.get(id(line), line) for line in band])
@@ -975,15 +974,6 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
         if not ruled_across:
             return rows if all(all(row) for row in rows) else [_cells(band, verticals)]
         starts = [bool(row[0]) and sum(map(bool, row)) >= 2 for row in rows]
-        for number, tight in enumerate(_wrapped(lines)):
-            row = rows[number]
-            pairs = zip(rows[number - 1], row, strict=True)
-            if (
-                tight
-                and all(above for above, cell in pairs if cell)
-                and any(cell[:1].islower() for cell in row)
-            ):
-                starts[number] = False
         if starts[0] and sum(starts) > 1:
             merged: list[list[str]] = []
             for row, start in zip(rows, starts, strict=True):
@@ -994,24 +984,6 @@ def _band_rows(band: list[Line], verticals: list[int], ruled_across: bool) -> li
                     merged[-1] = [join_lines([above, cell]) for above, cell in pairs]
             return merged
     return [_cells(band, verticals)]
-
-
-def _wrapped(lines: list[list[Line]]) -> list[bool]:
-    """For each visual line of a band, whether it follows the one above as a cell's
-    wrapped lines do, in a band whose rows are set further apart (the space between the
-    lines is a fifth of the text size or more larger: a cell's padding): there every cell
-    may wrap, and a line with all its cells filled still goes on with the row above. The
-    space is the distance between baselines less the lower line's size, so that a row set
-    larger is not set apart; each visual line is taken by its longest piece, not by a
-    raised mark. In a band set evenly, none."""
-    boxes = [max(visual, key=lambda line: len(line.text)) for visual in lines]
-    spaces = [
-        below.baseline - above.baseline - below.size for above, below in itertools.pairwise(boxes)
-    ]
-    size = statistics.median(line.size for line in boxes)
-    if not spaces or max(spaces) - min(spaces) < 0.2 * size:
-        return [False] * len(lines)
-    return [False] + [space <= min(spaces) + 0.1 * size for space in spaces]
 
 
 def _cells(band: list[Line], verticals: list[int]) -> list[str]:

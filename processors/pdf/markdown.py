@@ -176,8 +176,7 @@ def _starts_footnote(previous: Line | None, line: Line, body: float) -> bool:
 
 
 def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
-    """``body``: the page's body text size (``_body_size``). A list item ends where a line
-    starts left of its marker (the text after the list, "12.2 …" after "(d) …")."""
+    """``body``: the page's body text size (``_body_size``)."""
     found: list[Paragraph] = []
     lines: list[Line] = []
     kind, marker, first = "p", "", 0
@@ -226,7 +225,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _indented(previous, line, items, index, margins)
             )
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
-            or (kind != "p" and line.x0 < lines[0].x0 - 0.3 * max(line.size, 1.0))
+            or (kind != "p" and _after_item(previous, line, lines, items))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -416,15 +415,27 @@ def _pitch_limit(items: list[Item]) -> float:
     return 1.55 if usual is None else max(1.55, usual + 0.35)
 
 
+def _after_item(previous: Line | None, line: Line, lines: list[Line], items: list[Item]) -> bool:
+    """The text after a list ("12.2 …" after item "(d) …"): ``line`` starts left of the
+    item's marker after a line that ended a sentence early (``_broken_early``). An item
+    whose marker is set in a first-line indent wraps back to the margin mid-sentence."""
+    return (
+        previous is not None
+        and line.x0 < lines[0].x0 - 0.3 * max(line.size, 1.0)
+        and ends_sentence(previous.text)
+        and _broken_early(previous, line, items)
+    )
+
+
 def _hanging_regions(items: list[Item]) -> set[int]:
-    """Regions set with hanging lines (references, a glossary): more of their indented
-    lines (0.8 to 4 text sizes right of the line before) follow a line that ended no
-    sentence and is no list item's first (a wrapped entry's next line) than one that did.
-    Where paragraphs' first lines are indented instead, most indented lines follow a
-    sentence's end (a line of dialogue without one is the exception). In these regions
-    an indented line after one that happens to end in a full stop ("… In Proc.") goes on
-    with its entry (``_indented`` is not asked)."""
-    votes: dict[int, int] = {}
+    """Regions set with hanging lines (references, a glossary): two or more of their
+    indented lines (0.8 to 4 text sizes right of the line before, no list item's marker
+    on either) follow a line that ended no sentence (a wrapped entry's next line), twice
+    as many as follow one that did. Where paragraphs' first lines are indented instead,
+    most indented lines follow a sentence's end (a line of dialogue without one is the
+    exception). In these regions an indented line after one that happens to end in a
+    full stop ("… In Proc.") goes on with its entry (``_indented`` is not asked)."""
+    votes: dict[int, list[int]] = {}
     for previous, line in itertools.pairwise(items):
         if (
             isinstance(previous, Line)
@@ -432,10 +443,12 @@ def _hanging_regions(items: list[Item]) -> set[int]:
             and line.region == previous.region
             and 0.8 * max(line.size, 1.0) <= line.x0 - previous.x0 <= 4 * max(line.size, 1.0)
             and _list_start(previous.text) is None
+            and _list_start(line.text) is None
+            and not _SEQUENCE_MARKER.match(line.text)
         ):
-            vote = -1 if ends_sentence(previous.text) else 1
-            votes[line.region] = votes.get(line.region, 0) + vote
-    return {region for region, vote in votes.items() if vote > 0}
+            counts = votes.setdefault(line.region, [0, 0])
+            counts[ends_sentence(previous.text)] += 1
+    return {region for region, (running, ended) in votes.items() if running > max(1, 2 * ended)}
 
 
 def _indented(
@@ -479,22 +492,22 @@ def _term_or_entry(
 ) -> bool:
     """A paragraph of its own after a term (a definition list's, a run-in heading): the
     line before is a paragraph's only line so far, shorter than half the region, ends no
-    sentence, and ``line`` starts 0.8 to 4 text sizes right of it. Or after an indented
+    sentence and ends early (``_broken_early``: not a reference's first line before a long
+    address), and ``line`` starts 0.8 to 4 text sizes right of it. Or after an indented
     entry (a definition, a reference's hanging lines): ``line`` starts that far left of
     the line before, which ended a sentence early (``_broken_early``: the lines beside a
     drop cap that pdfminer joined into its first line end where the text wraps), and not
-    left of the paragraph's first line.
-    Where the line before is the paragraph's first, ``line`` must look like the next
-    term: short, ending no sentence, with the line after it set further right again. A
-    paragraph with a first-line indent steps back left the same way at its second line
-    (which may well follow a sentence's end), and a paragraph that wraps has a full first
-    line before its indented ones."""
+    left of the paragraph's first line. Where the line before is the paragraph's first,
+    ``line`` must look like the next term: short, ending no sentence, with the line after
+    it set further right again. A paragraph with a first-line indent steps back left the
+    same way at its second line (which may well follow a sentence's end), and a paragraph
+    that wraps has a full first line before its indented ones."""
     if previous is None or not lines:
         return False
     size = max(line.size, 1.0)
     margin, right = margins.get(line.region, (line.x0, line.x1))
     if len(lines) == 1 and 0.8 * size <= line.x0 - previous.x0 <= 4 * size:
-        return _term(previous, margin, right)
+        return _term(previous, margin, right) and _broken_early(previous, line, items)
     if not (
         0.8 * size <= previous.x0 - line.x0 <= 4 * size
         and lines[0].x0 >= line.x0 - 0.3 * size

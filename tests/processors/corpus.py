@@ -1113,30 +1113,6 @@ TABLES_WITH_SHAPES_MARKDOWN = [
 ]
 """A page of two tables and no other text: a list with drawn bullets in a cell, and a
 status column's dots in a table ruled at its head and foot only."""
-WRAPPED_BOOKTABS_HTML = """<!doctype html><html lang="en">
-<body style="font: 11pt serif; width: 520px">
-<style>table { border-collapse: collapse; border-top: 2px solid #000;
-border-bottom: 2px solid #000 } th { border-bottom: 1px solid #000 }
-td, th { padding: 3px 10px; text-align: left; vertical-align: top; width: 150px }</style>
-<table><tr><th>Method</th><th>Strength</th><th>Weakness</th></tr>
-<tr><td>Rule-based parsing of layouts</td><td>Fast and easy to predict in practice</td>
-<td>Breaks on unusual page designs</td></tr>
-<tr><td>Learned models of page structure</td><td>Handles many kinds of layouts well</td>
-<td>Needs training data and hardware</td></tr>
-<tr><td>Hybrid approaches with rules</td><td>Combines both of the strengths</td>
-<td>Harder to maintain over the years</td></tr></table>
-</body></html>"""
-WRAPPED_BOOKTABS_ROWS = [
-    ["Method", "Strength", "Weakness"],
-    ["Rule-based parsing of layouts", "Fast and easy to predict in practice",
-     "Breaks on unusual page designs"],
-    ["Learned models of page structure", "Handles many kinds of layouts well",
-     "Needs training data and hardware"],
-    ["Hybrid approaches with rules", "Combines both of the strengths",
-     "Harder to maintain over the years"],
-]  # fmt: skip
-"""A table ruled at its head and foot only, whose every cell wraps onto a second line:
-its rows are set apart by the cells' padding."""
 UNDERLINED_HEADINGS_HTML = """<!doctype html><html lang="en"><body style="font: 11pt sans-serif">
 <h3 style="border-bottom: 1px solid #999">PROFILE</h3>
 <p>Engineer with ten years of experience in data pipelines.</p>

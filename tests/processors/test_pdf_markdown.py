@@ -624,3 +624,46 @@ def test_a_line_of_dialogue_without_a_full_stop_does_not_make_a_book_hang() -> N
         f"{page[3].text} {page[4].text} {page[5].text}",
         " ".join(line.text for line in page[6:]),
     ]
+
+
+def test_items_wrapped_back_to_the_margin_and_paragraphs_ending_in_a_mark() -> None:
+    """From a third exploratory run: an item whose marker is set in a first-line indent
+    wraps back to the margin mid-sentence, and was cut there; paragraphs that end in a
+    footnote's mark ("capitalism.¹²") were taken for entries with hanging lines, and a
+    whole page ran into one paragraph; an introduction before lettered items set in a
+    first-line indent ran into them; a reference's first line before a long address was
+    taken for a term."""
+    steps = [
+        _spanning("1. Open the cover of the device by pressing both and lifting", 68, 400, 100),
+        _spanning("the cover carefully upwards.", 50, 190, 112),
+        _spanning("2. Remove the old cartridge without touching its contacts.", 68, 380, 124),
+    ]
+    essay = [
+        _spanning("Weber's account has been read in many ways, and few agree on", 68, 400, 100),
+        _spanning("what exactly it claims about modern capitalism.\u00b9\u00b2", 50, 330, 112),
+        _spanning("The difficulty is not only one of interpretation. The text", 68, 400, 124),
+        _spanning("itself changed between the editions.\u00b9\u00b3", 50, 340, 136),
+        _spanning("It is therefore useful to separate three questions here.", 68, 380, 148),
+    ]
+    duties = [
+        _spanning("The Supplier shall, at its own cost:", 50, 220, 100),
+        _spanning("(a) deliver the Goods on the Delivery Date to the address", 68, 400, 112),
+        _spanning("Buyer names, with all documents; and", 50, 240, 124),
+        _spanning("(b) keep the Buyer informed of any change without delay.", 68, 380, 136),
+    ]
+    reference = [
+        _spanning("Green, A. (2022). Available at", 50, 200, 100),
+        _spanning("https://www.example.org/a/very/long/path/to/a/resource.html", 70, 400, 112),
+    ]
+    steps_md, essay_md, duties_md, reference_md = _markdown_of([steps, essay, duties, reference])
+    assert steps_md == (
+        f"1. {steps[0].text[3:]} {steps[1].text}\n2. Remove the old cartridge without touching "
+        "its contacts."
+    )
+    assert essay_md.split("\n\n") == [
+        f"{essay[0].text} {essay[1].text}",
+        f"{essay[2].text} {essay[3].text}",
+        essay[4].text,
+    ]
+    assert duties_md.split("\n\n")[0] == duties[0].text
+    assert reference_md == f"{reference[0].text} {reference[1].text}"

@@ -190,20 +190,6 @@ def test_a_list_in_a_table_cell_keeps_its_items_apart_and_status_dots_stay_out(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
-def test_a_table_ruled_at_head_and_foot_whose_every_cell_wraps_keeps_its_rows(
-    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
-) -> None:
-    """Every line of its body was a row of its own ("Rule-based parsing of" | "Fast and
-    easy to predict", then "layouts" | "in practice"): with every cell filled, each line
-    looked like a row's start."""
-    pdf = corpus.browser_pdf(corpus.WRAPPED_BOOKTABS_HTML, tmp_path)
-    markdown = _native(run_job, pdf_corpus, "wrapped-booktabs", pdf, engine)["markdown_content"]
-    rows = corpus.WRAPPED_BOOKTABS_ROWS
-    expected = [f"| {' | '.join(row)} |" for row in rows]
-    assert markdown.strip().split("\n")[2:] == [expected[0], "| --- | --- | --- |", *expected[1:]]
-
-
-@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_sections_under_underlined_headings_are_no_table(
     run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
 ) -> None:
