@@ -347,9 +347,12 @@ def _broken_early(before: Line, line: Line, items: list[Item], words: int = 1) -
     of ``line`` (a marker and its first word are kept together, as "(ii)~reading" is)
     would have fit after it, short of where the lines of its column end at the furthest."""
     right = max(
-        item.x1
-        for item in items
-        if isinstance(item, Line) and item.x0 < before.x1 and before.x0 < item.x1
+        (
+            item.x1
+            for item in items
+            if isinstance(item, Line) and item.x0 < before.x1 and before.x0 < item.x1
+        ),
+        default=before.x1,  # a line without width (a lone mark) overlaps none
     )
     width = (line.x1 - line.x0) / max(len(line.text), 1)
     first = " ".join(line.text.split(None, words)[:words])

@@ -667,3 +667,15 @@ def test_items_wrapped_back_to_the_margin_and_paragraphs_ending_in_a_mark() -> N
     ]
     assert duties_md.split("\n\n")[0] == duties[0].text
     assert reference_md == f"{reference[0].text} {reference[1].text}"
+
+
+def test_a_line_without_width_does_not_stop_the_page() -> None:
+    """A line with no width (a mark of zero advance) overlaps no line, not even itself:
+    finding where its column ends took the largest of nothing, and the page was lost."""
+    lines = [
+        _spanning("Introduction to the topic:", 50, 200, 100),
+        _spanning("(a) the first point of the list", 68, 260, 112),
+        Line("\u2022", 300, 124, 300, 134, 132, 10.0),
+        _spanning("(b) the second point of the list", 68, 270, 136),
+    ]
+    assert "(b) the second point of the list" in _markdown_of([lines])[0]
