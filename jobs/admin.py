@@ -110,7 +110,7 @@ def worker_note(job: Job) -> str:
     running the job now."""
     if not job.worker_id or job.status == JobStatus.PROCESSING:
         return ""
-    if job.lease_expires_at is not None and job.lease_expires_at > timezone.now():
+    if job.held:
         return "still stopping the attempt an operator took from it; no worker claims the job"
     return "was running it and never let go (it died or lost the database); holds nothing back"
 

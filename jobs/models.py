@@ -101,6 +101,17 @@ class Job(models.Model):
         return self.status not in UNFINISHED
 
     @property
+    def held(self) -> bool:
+        """Not processing, and its worker has not let go yet: it is still stopping the
+        attempt an operator took from it (claims pass the job by until the lease ends)."""
+        return bool(
+            self.worker_id
+            and self.status != JobStatus.PROCESSING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at > timezone.now()
+        )
+
+    @property
     def duration(self) -> float | None:
         """Seconds from start to end (or to now while it runs)."""
         if self.started_at is None:

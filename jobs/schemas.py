@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal, Union
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import (
     AfterValidator,
@@ -368,12 +367,7 @@ class JobListItem(Schema):
 
     @staticmethod
     def resolve_held(obj: Any) -> bool:
-        return bool(
-            obj.worker_id
-            and obj.status != "processing"
-            and obj.lease_expires_at is not None
-            and obj.lease_expires_at > timezone.now()
-        )
+        return bool(obj.held)
 
     @staticmethod
     def resolve_progress(obj: Any) -> dict[str, Any]:

@@ -265,11 +265,16 @@ where it is one of a sequence (``_sequenced``)."""
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
 
+def _marker_shape(marker: str) -> str:
+    """What items of one list share in their markers: brackets, delimiter and case."""
+    return f"{marker[0] == '('}{marker[-1]}{marker.strip('().').isupper()}"
+
+
 def _marker_values(marker: str) -> set[tuple[str, int]]:
     """What a marker counts, as (style, value): "c." is the third letter and the roman
     hundred, "iv." only the roman four; the style keeps the brackets and the case."""
     body = marker.strip("().")
-    shape = f"{marker[0] == '('}{marker[-1]}{body.isupper()}"
+    shape = _marker_shape(marker)
     values: set[tuple[str, int]] = set()
     if body.isdecimal():
         return {(f"{shape}1", int(body))}
@@ -297,14 +302,13 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
     a sentence, wrapped so that "(i)" and "(ii)" start lines, runs on as text wraps. The
     indexes, with their markers."""
     markers: dict[int, str] = {}
-    lines: list[tuple[int, Line, tuple[bool, str, bool]]] = []
+    lines: list[tuple[int, Line, str]] = []
     for index, item in enumerate(items):
         if isinstance(item, Line) and item.text[:1] in _SEQUENCE_FIRST:
             match = _SEQUENCE_MARKER.match(item.text)
             if match:
                 marker = markers[index] = match.group().rsplit(None, 1)[0]
-                body = marker[1:-1] if marker[0] == "(" else marker[:-1]
-                lines.append((index, item, (marker[0] == "(", marker[-1], body.isupper())))
+                lines.append((index, item, _marker_shape(marker)))
     links: dict[int, tuple[int, set[str]]] = {}
     for position, (index, line, shape) in enumerate(lines):
         size = max(line.size, 1.0)
