@@ -166,6 +166,7 @@ def _check_key_owner(holder: Job, user: AbstractBaseUser | None, field: str) -> 
 
 
 ARCHIVED = "archived with its batch."
+BACK_IN_USE = "its archived batch is unarchived, so that the job runs."
 
 
 class ChangeRecorder:
@@ -174,8 +175,10 @@ class ChangeRecorder:
     wake-up for idle workers when jobs became pending, the webhook outbox rows of jobs
     that ended, and the archiving of jobs that ended in an archived batch (archiving a
     batch archives the jobs that have ended; those still running, or pending and later
-    cancelled, follow when they end). Used by every service that changes job statuses,
-    here and in jobs/queue.py.
+    cancelled, follow when they end). A job that goes back to the queue in an archived
+    batch (a retry, a restart, a lost worker's job) brings its batch back instead: claims
+    skip archived batches, so the job would wait forever. Used by every service that
+    changes job statuses, here and in jobs/queue.py.
     """
 
     def __init__(self, now: datetime) -> None:
@@ -184,6 +187,7 @@ class ChangeRecorder:
         self.logs: list[JobLog] = []
         self.ended: list[str] = []
         self.ended_in: dict[str, list[str]] = defaultdict(list)
+        self.requeued_in: dict[str, list[str]] = defaultdict(list)
         self.requeued = False
 
     def moved(self, job_id: str, batch_id: str | None, old: str, new: str) -> None:
@@ -193,6 +197,8 @@ class ChangeRecorder:
                 self.ended_in[batch_id].append(job_id)
         if new == JobStatus.PENDING:
             self.requeued = True
+            if batch_id is not None:
+                self.requeued_in[batch_id].append(job_id)
         if batch_id is not None and old != new:
             self.deltas[batch_id][old] -= 1
             self.deltas[batch_id][new] += 1
@@ -202,17 +208,24 @@ class ChangeRecorder:
 
     def save(self) -> None:
         archive: list[str] = []
+        back: list[str] = []
         for batch_id, changes in self.deltas.items():
             archived = apply_status_changes(batch_id, changes, now=self.now)
             if archived and batch_id in self.ended_in:
                 archive += self.ended_in[batch_id]
+            if archived and batch_id in self.requeued_in:
+                back.append(batch_id)
         for chunk in _chunks(archive):
             Job.objects.filter(pk__in=chunk).update(archived=True)
-        if archive:  # said in the ending's own line: lines of one instant have no order
-            archived_now = set(archive)
+        if back:
+            _back_in_use(back, self.now)
+        # said in the change's own line: lines of one instant have no order
+        notes = dict.fromkeys(archive, ARCHIVED)
+        notes.update((pk, BACK_IN_USE) for batch_id in back for pk in self.requeued_in[batch_id])
+        if notes:
             for line in self.logs:
-                if line.job_id in archived_now:
-                    line.message = f"{line.message.rstrip('.')}; {ARCHIVED}"
+                if line.job_id in notes:
+                    line.message = f"{line.message.rstrip('.')}; {notes[line.job_id]}"
         JobLog.objects.bulk_create(self.logs, batch_size=CHUNK)
         if self.requeued:
             notify_jobs_pending()
@@ -264,8 +277,6 @@ def change_jobs(
                     changed.append(pk)
                     recorder.moved(pk, batch_id, old, transition.target)
                     recorder.log(pk, text, level)
-                if requeued:
-                    _back_in_use({batch_id for _, batch_id in chunk if batch_id}, now)
         recorder.save()
     return changed
 

@@ -365,7 +365,7 @@ class PdfProcessor(Processor):
                 parts.append(f"![Page {number}]({outcome.previews[index]})")
             sections.append(f"## Page {number}\n\n" + "\n\n".join(p for p in parts if p))
             page_texts.append("\n\n".join(texts))
-            chars = sum(len(text.replace(" ", "").replace("\n", "")) for text in texts)
+            chars = sum(len(text) - text.count(" ") - text.count("\n") for text in texts)
             pages.append(
                 {
                     "page": number,

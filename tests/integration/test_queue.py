@@ -452,6 +452,13 @@ class TestFinishing:
         )
         archived = set(Job.objects.filter(archived=True).values_list("pk", flat=True))
         assert archived == {done, failed}  # the retried job is pending again, not ended
+        # claims skip archived batches: the retry brings the batch back, or it would wait
+        assert not Batch.objects.get(pk=batch_id).archived
+        Job.objects.filter(pk=retried).update(run_after=timezone.now())
+        assert claim("w2") == [retried]
+        assert JobLog.objects.filter(
+            job_id=retried, message__endswith="its archived batch is unarchived, so that the job runs."
+        ).exists()
 
     def test_outcomes_for_jobs_no_longer_held_are_dropped(
         self, held: tuple[str, list[str]]
@@ -585,6 +592,25 @@ class TestLeases:
         assert queue.reap_expired_leases() == ([], [])
         (job,) = queue.claim_jobs("alive", limit=5, lease_seconds=60)
         assert (job.job_id, job.attempt) == (again, 2)
+
+    def test_a_lost_job_in_a_batch_archived_meanwhile_runs_again(self) -> None:
+        """The batch was archived while its job ran; the worker died. Claims skip archived
+        batches, so the job back in the queue brings its batch back."""
+        created = create_batch("b", [{"job_type": "echo", "max_attempts": 2}])
+        (job_id,) = created.job_ids
+        assert claim("dead") == [job_id]
+        assert queue.start_jobs("dead", [Start(job_id, 1, timezone.now())]) == 1
+        archive_batch(created.batch.pk)
+        assert not Job.objects.get(pk=job_id).archived  # running jobs follow when they end
+        expired = timezone.now() - timedelta(seconds=1)
+        Job.objects.filter(pk=job_id).update(lease_expires_at=expired)
+        assert queue.reap_expired_leases() == ([job_id], [])
+        assert not Batch.objects.get(pk=created.batch.pk).archived
+        assert JobLog.objects.filter(job_id=job_id).last().message == (
+            "Lease of worker dead expired (attempt 1/2); back to pending; its archived batch "
+            "is unarchived, so that the job runs."
+        )
+        assert claim("alive") == [job_id]
 
     def test_a_job_its_dead_worker_never_started_keeps_its_attempt(self) -> None:
         """A job that only waited in a dead worker's prefetch goes back to pending with its
