@@ -601,7 +601,14 @@ def ends_sentence(text: str) -> bool:
     return text.rstrip(_CLOSING).endswith(_SENTENCE_END)
 
 
+def trails_off(text: str) -> bool:
+    """Whether a line ends a sentence (``ends_sentence``) or one that breaks off ("…",
+    "—"), as a paragraph's last line may, though a line in mid-sentence may too."""
+    return text.rstrip(_CLOSING).endswith(_TRAILING_END)
+
+
 _SENTENCE_END = (".", "!", "?", ":")
+_TRAILING_END = (*_SENTENCE_END, "\u2026", "\u2014", "\u2013")
 _CLOSING = (
     "\"'\u201c\u201d\u2019\u00bb\u00ab)"
     "\u00b9\u00b2\u00b3\u2070\u2074\u2075\u2076\u2077\u2078\u2079*\u2020\u2021"  # marks: ¹ * † ‡

@@ -25,6 +25,7 @@ from processors.pdf.layout import (
     Table,
     ends_sentence,
     join_lines,
+    trails_off,
     usual_spacing,
 )
 
@@ -225,7 +226,8 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _indented(previous, line, items, index, margins)
             )
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
-            or (kind != "p" and _after_item(previous, line, lines, items))
+            or (kind == "p" and source == "native" and _ended_early(previous, line, lines, margins))
+            or (kind != "p" and _after_item(previous, line, lines, items, margins))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -257,23 +259,24 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
 
 _SEQUENCE_MARKER = re.compile(
     r"^(?:([a-zA-Z]|[ivxlcdm]{2,7}|[IVXLCDM]{2,7})[.)]"
-    r"|\((?:[a-zA-Z]|[ivxlcdm]{2,7}|[IVXLCDM]{2,7}|\d{1,3})\))\s+\S"
+    r"|\((?:[a-zA-Z]|[ivxlcdm]{2,7}|[IVXLCDM]{2,7}|\d{1,3})\)|\[\d{1,3}\])\s+\S"
 )
 """A marker that running text starts lines with as well ("z. B.", "A. Smith", "(1)
-gilt"): ``a.``, ``B)``, ``iv.``, ``(c)``, ``(ii)``, ``(1)``. It starts an item only
-where it is one of a sequence (``_sequenced``)."""
+gilt", "[12] showed"): ``a.``, ``B)``, ``iv.``, ``(c)``, ``(ii)``, ``(1)``, and a
+numbered reference's ``[1]``. It starts an item only where it is one of a sequence
+(``_sequenced``)."""
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
 
 def _marker_shape(marker: str) -> str:
     """What items of one list share in their markers: brackets, delimiter and case."""
-    return f"{marker[0] == '('}{marker[-1]}{marker.strip('().').isupper()}"
+    return f"{marker[0] == '('}{marker[-1]}{marker.strip(_MARKER_PUNCTUATION).isupper()}"
 
 
 def _marker_values(marker: str) -> set[tuple[str, int]]:
     """What a marker counts, as (style, value): "c." is the third letter and the roman
     hundred, "iv." only the roman four; the style keeps the brackets and the case."""
-    body = marker.strip("().")
+    body = marker.strip(_MARKER_PUNCTUATION)
     shape = _marker_shape(marker)
     values: set[tuple[str, int]] = set()
     if body.isdecimal():
@@ -306,7 +309,9 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
     for index, item in enumerate(items):
         if isinstance(item, Line) and item.text[:1] in _SEQUENCE_FIRST:
             match = _SEQUENCE_MARKER.match(item.text)
-            if match:
+            # a reference's entry starts with its authors or title, a sentence goes on
+            # after a citation in lower case ("[13] extended this")
+            if match and not (item.text[0] == "[" and match.group()[-1].islower()):
                 marker = markers[index] = match.group().rsplit(None, 1)[0]
                 lines.append((index, item, _marker_shape(marker)))
     links: dict[int, tuple[int, set[str]]] = {}
@@ -358,12 +363,19 @@ def _broken_early(before: Line, line: Line, items: list[Item], words: int = 1) -
         ),
         default=before.x1,  # a line without width (a lone mark) overlaps none
     )
+    return _fits_after(before, line, right, words)
+
+
+def _fits_after(before: Line, line: Line, right: float, words: int) -> bool:
+    """Whether the first ``words`` of ``line`` would fit after ``before`` short of
+    ``right``, at ``line``'s mean character width."""
     width = (line.x1 - line.x0) / max(len(line.text), 1)
     first = " ".join(line.text.split(None, words)[:words])
     return before.x1 + (len(first) + 1) * width <= right
 
 
-_SEQUENCE_FIRST = frozenset("(abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SEQUENCE_FIRST = frozenset("([abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_MARKER_PUNCTUATION = "()[]."
 
 
 def _list_start(text: str) -> tuple[str, str] | None:
@@ -422,16 +434,57 @@ def _pitch_limit(items: list[Item]) -> float:
     return 1.55 if usual is None else max(1.55, usual + 0.35)
 
 
-def _after_item(previous: Line | None, line: Line, lines: list[Line], items: list[Item]) -> bool:
+def _after_item(
+    previous: Line | None,
+    line: Line,
+    lines: list[Line],
+    items: list[Item],
+    margins: dict[int, tuple[float, float]],
+) -> bool:
     """The text after a list ("12.2 …" after item "(d) …"): ``line`` starts left of the
     item's marker after a line that ended a sentence early (``_broken_early``). An item
-    whose marker is set in a first-line indent wraps back to the margin mid-sentence."""
-    return (
-        previous is not None
-        and line.x0 < lines[0].x0 - 0.3 * max(line.size, 1.0)
-        and ends_sentence(previous.text)
-        and _broken_early(previous, line, items)
+    whose marker is set in a first-line indent wraps back to the margin mid-sentence.
+    Or ``line`` starts flush with the marker, after a line that ended a sentence where
+    ``line``'s first two words would have fit (a list set without space after it): an
+    item that wraps back under its marker does so where the next word did not fit."""
+    if previous is None:
+        return False
+    size = max(line.size, 1.0)
+    if line.x0 < lines[0].x0 - 0.3 * size:
+        return ends_sentence(previous.text) and _broken_early(previous, line, items)
+    return line.x0 <= lines[0].x0 + 0.3 * size and _ended_early(
+        previous, line, lines, margins, flush=False
     )
+
+
+def _ended_early(
+    previous: Line | None,
+    line: Line,
+    lines: list[Line],
+    margins: dict[int, tuple[float, float]],
+    *,
+    flush: bool = True,
+) -> bool:
+    """A paragraph's last line, where paragraphs are neither indented nor set apart (a
+    reference list's one-line entries, dialogue, text printed from the web): the line
+    before ``line``, flush with it, ended a sentence (``trails_off``) where ``line``'s
+    first two words would have fit after it, short of where the lines of its region end
+    at the furthest. A paragraph's other lines end where the next word did not fit; two
+    words leave room for the estimate of their width. The region's edge, not that of any
+    line above or below: a running head or an abstract across two columns, a web page's
+    navigation over its text, an indented quotation set apart reach further than the
+    lines of the region. Nor further than the paragraph's line before (``lines`` is the
+    paragraph so far) where that one went on: beside a figure the text wraps around,
+    lines end short of the region's edge. (Where it ended a sentence too, it may be a
+    paragraph of its own that this rule could not tell apart, a one-line reference.)"""
+    if previous is None or not trails_off(previous.text):
+        return False
+    if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
+        return False
+    right = margins.get(previous.region, (previous.x0, previous.x1))[1]
+    if len(lines) > 1 and not trails_off(lines[-2].text):
+        right = min(right, lines[-2].x1)
+    return _fits_after(previous, line, right, 2)
 
 
 def _hanging_regions(items: list[Item]) -> set[int]:
@@ -897,7 +950,8 @@ def page_markdown(page: PageText, styles: Styles, *, below: int = 0) -> str:
             elif paragraph.marker[:-1].isdigit():
                 add_item(paragraph, paragraph.marker, _escape(text))
             else:  # "a)": its own list, not more items of a bullet list just before it
-                add_item(paragraph, "*", f"{paragraph.marker} {_escape(text)}")
+                marker = escape_inline(paragraph.marker)  # "[1]" is no link
+                add_item(paragraph, "*", f"{marker} {_escape(text)}")
             continue
         flush_list()
         before = ""

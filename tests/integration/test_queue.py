@@ -457,7 +457,8 @@ class TestFinishing:
         Job.objects.filter(pk=retried).update(run_after=timezone.now())
         assert claim("w2") == [retried]
         assert JobLog.objects.filter(
-            job_id=retried, message__endswith="its archived batch is unarchived, so that the job runs."
+            job_id=retried,
+            message__endswith="its archived batch is unarchived, so that the job runs.",
         ).exists()
 
     def test_outcomes_for_jobs_no_longer_held_are_dropped(

@@ -1128,6 +1128,60 @@ text between them, as a table ruled across is, but most of its "rows" hold one c
 """What ``LOOKALIKES_HTML`` reads as: things the list, letter-spacing, drop cap and script
 rules must leave alone (an icon before a heading or inside a line, outlined checkboxes,
 numbers set flush right, single letters with blanks), and a one-letter word as a cap."""
+REFERENCES_HTML = """<!doctype html><html lang="en">
+<body style="font: 11pt serif; width: 520px">
+<p>Earlier systems read each page in turn; the results of the most recent studies, as
+reported in [12] and [13], show that reading pages in parallel pays off for documents of
+more than a few pages, which most of the submitted documents are.</p>
+<h3>References</h3>
+<div>[1] A. Vaswani, N. Shazeer, and N. Parmar, "Attention is all you need," in Proc.
+NeurIPS, 2017.</div>
+<div>[2] K. He and J. Sun, "Deep residual learning," in Proc. CVPR, 2016.</div>
+<div>[3] Y. LeCun, Y. Bengio, and G. Hinton, "Deep learning," Nature, vol. 521, no. 7553,
+pp. 436\u2013444, May 2015, a review of the field.</div>
+<div>[4] D. P. Kingma and J. Ba, "Adam," arXiv:1412.6980, 2014.</div>
+<h3>Literature</h3>
+<div style="margin-left: 2em; text-indent: -2em">Baker, M. (2016). Reproducibility crisis.
+Nature, 533, 452\u2013454.</div>
+<div style="margin-left: 2em; text-indent: -2em">Smith, J., &amp; Jones, K. (2019). A long
+title of a study on the effects of things on other things in the long run. Journal of
+Studies, 12(3), 45\u201367.</div>
+<div style="margin-left: 2em; text-indent: -2em">Weber, H. (2020). Kurzer Titel.
+Verlag.</div>
+<h3>Dialogue</h3>
+<div>The rain had not stopped for three days when Martha opened the letter that had lain on
+the table since Monday, and read it twice.</div>
+<div>"Who is it from?" asked Tom.</div>
+<div>She waited for the answer, but nothing came\u2026</div>
+<div>"Nobody you know," she said at last.</div>
+</body></html>"""
+REFERENCES_MARKDOWN = [
+    "Earlier systems read each page in turn; the results of the most recent studies, as "
+    "reported in \\[12] and \\[13], show that reading pages in parallel pays off for "
+    "documents of more than a few pages, which most of the submitted documents are.",
+    "### References",
+    '* \\[1] A. Vaswani, N. Shazeer, and N. Parmar, "Attention is all you need," in Proc. '
+    "NeurIPS, 2017.\n"
+    '* \\[2] K. He and J. Sun, "Deep residual learning," in Proc. CVPR, 2016.\n'
+    '* \\[3] Y. LeCun, Y. Bengio, and G. Hinton, "Deep learning," Nature, vol. 521, no. '
+    "7553, pp. 436\u2013444, May 2015, a review of the field.\n"
+    '* \\[4] D. P. Kingma and J. Ba, "Adam," arXiv:1412.6980, 2014.',
+    "### Literature",
+    "Baker, M. (2016). Reproducibility crisis. Nature, 533, 452\u2013454.",
+    "Smith, J., & Jones, K. (2019). A long title of a study on the effects of things on "
+    "other things in the long run. Journal of Studies, 12(3), 45\u201367.",
+    "Weber, H. (2020). Kurzer Titel. Verlag.",
+    "### Dialogue",
+    "The rain had not stopped for three days when Martha opened the letter that had lain "
+    "on the table since Monday, and read it twice.",
+    '"Who is it from?" asked Tom.',
+    "She waited for the answer, but nothing came…",
+    '"Nobody you know," she said at last.',
+]
+"""How ``REFERENCES_HTML`` reads: numbered references as a list whose items keep their
+"[n]", references with hanging lines and lines of dialogue each a paragraph of their own
+(they are neither indented nor set apart: each ends a sentence where the next line's
+first words would have fit), and "[12]" in a sentence as text."""
 
 
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"

@@ -679,3 +679,103 @@ def test_a_line_without_width_does_not_stop_the_page() -> None:
         _spanning("(b) the second point of the list", 68, 270, 136),
     ]
     assert "(b) the second point of the list" in _markdown_of([lines])[0]
+
+
+def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
+    """Paragraphs neither indented nor set apart (one-line references, dialogue, pages
+    printed from the web) ran into one another. A paragraph's last line ended a sentence
+    or broke off ("—") where the next line's first two words would have fit; a line in
+    mid-paragraph ends where they would not, even where a sentence ends there, and lines
+    that do not start flush (a centred title) are not asked."""
+    page = [
+        _spanning("The committee met on Monday and agreed on the whole plan.", 50, 395, 100),
+        _spanning("It was adopted by all members present, with one abstention.", 50, 380, 112),
+        _spanning("The vote was taken at noon.", 50, 200, 124),
+        _spanning("Everyone went home after the meeting had ended.", 50, 320, 136),
+        _spanning("She hesitated \u2014", 50, 130, 148),
+        _spanning("then she signed the minutes.", 50, 210, 160),
+    ]
+    title = [
+        _spanning("A Study of Layout.", 150, 300, 100),
+        _spanning("And of Reading Order", 160, 290, 112),
+    ]
+    assert _markdown_of([page, title]) == [
+        f"{page[0].text} {page[1].text} {page[2].text}\n\n{page[3].text}\n\n"
+        f"{page[4].text}\n\n{page[5].text}",
+        "A Study of Layout. And of Reading Order",
+    ]
+
+
+def test_text_flush_with_a_lists_markers_after_its_last_item_is_no_part_of_it() -> None:
+    """A list set without space after it: the next paragraph, flush with the markers, ran
+    into the last item. An item that wraps back under its marker stays whole."""
+    page = [
+        _spanning("Bring the following:", 50, 150, 100),
+        _spanning("\u2022 A passport or an identity card.", 50, 210, 112),
+        _spanning("\u2022 Two photos, or one if you have brought a photo for the", 50, 395, 124),
+        _spanning("badge already.", 50, 120, 136),
+        _spanning("Everything else is handed out on the day of the course.", 50, 350, 148),
+    ]
+    assert _markdown_of([page])[0].split("\n\n") == [
+        "Bring the following:",
+        "- A passport or an identity card.\n"
+        "- Two photos, or one if you have brought a photo for the badge already.",
+        page[4].text,
+    ]
+
+
+def test_an_indented_quotation_is_not_cut_where_its_lines_end_short_of_the_text() -> None:
+    """A quotation indented on both sides (set apart: a region of its own) ends its lines
+    short of the text around it: a sentence that ends at one of its line ends did not end
+    early."""
+    page = [
+        _spanning("The court recalled the words of the earlier decision, which", 50, 400, 100),
+        _spanning("had settled the matter for a generation of lawyers:", 50, 330, 112),
+        _spanning("Notice must be given in writing and name the goods.", 80, 340, 130),
+        _spanning("It must reach the other party before the goods are sent", 80, 368, 142),
+        _spanning("to the address that party named.", 80, 250, 154),
+    ]
+    for line in page[2:]:
+        line.region = 1
+    assert _markdown_of([page])[0].split("\n\n") == [
+        f"{page[0].text} {page[1].text}",
+        " ".join(line.text for line in page[2:]),
+    ]
+
+
+def test_a_line_across_the_columns_does_not_make_a_columns_lines_end_early() -> None:
+    """From an exploratory run: a running head across two columns reached further than
+    the left column's lines, which then all seemed to end early, and every sentence that
+    ended at a line's end cut its paragraph. Room is measured within the region."""
+    head = Line("JOURNAL OF DOCUMENT STUDIES 2021", 50, 40, 540, 50, 48, 10.0, region=0)
+    column = [
+        _spanning("the method is simple and it is easy to implement.", 50, 270, 100),
+        _spanning("We thank the reviewers for their careful reading of", 50, 280, 112),
+        _spanning("the draft and their many helpful suggestions.", 50, 250, 124),
+    ]
+    citations = [
+        _spanning("The first systems read one page after the other.", 50, 300, 160),
+        _spanning("[12] was among the first to split a document.", 50, 290, 172),
+        _spanning("[13] extended this to scanned pages, and", 50, 260, 184),
+        _spanning("[14] showed that it pays off for long ones.", 50, 270, 196),
+    ]
+    for line in column:
+        line.region = 1
+    for line in citations:
+        line.region = 2
+    found = _markdown_of([[head, *column, *citations]])[0].split("\n\n")
+    assert found[1] == " ".join(line.text for line in column)
+    assert found[2] == " ".join(line.text for line in citations).replace("[", "\\[")
+
+
+def test_lines_beside_a_figure_do_not_end_early() -> None:
+    """From an exploratory run: text that wraps around a figure on its right ends its
+    lines short of the region's edge; a sentence that ended at one of them cut the
+    paragraph. The measure is the paragraph's line before, where that one went on."""
+    page = [
+        _spanning("The castle was built in the twelfth century. It", 50, 250, 100),
+        _spanning("stands on a hill above the village around it.", 50, 245, 112),
+        _spanning("We climbed the tower and counted all of its many steps", 50, 400, 124),
+        _spanning("and then we went home.", 50, 170, 136),
+    ]
+    assert _markdown_of([page]) == [" ".join(line.text for line in page)]

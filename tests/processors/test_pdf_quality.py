@@ -190,6 +190,20 @@ def test_a_list_in_a_table_cell_keeps_its_items_apart_and_status_dots_stay_out(
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
+def test_references_and_dialogue_are_paragraphs_of_their_own(
+    run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
+) -> None:
+    """A reference list's entries ran into one paragraph ("… 2017. [2] K. He …"), as did
+    one-line references set with hanging lines and lines of dialogue ("… nothing came…
+    He turned …"): neither indented nor set apart, only ending early."""
+    pdf = corpus.browser_pdf(corpus.REFERENCES_HTML, tmp_path)
+    markdown = _native(run_job, pdf_corpus, "references", pdf, engine)["markdown_content"]
+    assert markdown.strip().split("\n\n")[1:] == corpus.REFERENCES_MARKDOWN
+    html = MarkdownIt("commonmark").render(markdown)
+    assert html.count("<li>") == 4 and "<a " not in html
+
+
+@pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
 def test_sections_under_underlined_headings_are_no_table(
     run_job: Runner, pdf_corpus: Corpus, engine: str, tmp_path: Path
 ) -> None:
