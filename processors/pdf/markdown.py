@@ -201,6 +201,8 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
             lines.clear()
 
     previous: Line | None = None
+    above: Line | None = None
+    """The line before ``previous`` in its region."""
     pitch = _pitch_limit(items) if source == "native" else 0.0
     margins: dict[int, tuple[float, float]] = {}  # each region's left and right edge
     for item in items:
@@ -213,7 +215,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
         if isinstance(item, Table):
             close(index - 1)
             found.append(Paragraph("table", table=item, first=index, last=index))
-            previous = None
+            previous = above = None
             continue
         line = item
         start = _list_start(line.text)
@@ -226,8 +228,12 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _indented(previous, line, items, index, margins)
             )
             or (kind == "p" and _term_or_entry(previous, line, lines, items, index, margins))
-            or (kind == "p" and source == "native" and _ended_early(previous, line, lines, margins))
-            or (kind != "p" and _after_item(previous, line, lines, items, margins))
+            or (
+                kind == "p"
+                and source == "native"
+                and _ended_early(previous, line, lines, above, margins)
+            )
+            or (kind != "p" and _after_item(previous, line, lines, items, above, margins))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -252,6 +258,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                     else _strip_marker(line.text)
                 )
         lines.append(line)
+        above = previous if previous is not None and previous.region == item.region else None
         previous = item
     close(len(items) - 1)
     return found
@@ -309,9 +316,7 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
     for index, item in enumerate(items):
         if isinstance(item, Line) and item.text[:1] in _SEQUENCE_FIRST:
             match = _SEQUENCE_MARKER.match(item.text)
-            # a reference's entry starts with its authors or title, a sentence goes on
-            # after a citation in lower case ("[13] extended this")
-            if match and not (item.text[0] == "[" and match.group()[-1].islower()):
+            if match:
                 marker = markers[index] = match.group().rsplit(None, 1)[0]
                 lines.append((index, item, _marker_shape(marker)))
     links: dict[int, tuple[int, set[str]]] = {}
@@ -324,8 +329,10 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
             if any(isinstance(item, Table) or item.x0 < line.x0 - 0.5 * size for item in between):
                 break
             before = items[later - 1]
+            # a reference ends a sentence; "[13] extended" goes on from "as Smith showed,"
+            ended = ends_sentence if shape[1] == "]" else _ends_like_an_item
             if not isinstance(before, Line) or not (
-                before.text.endswith(_ITEM_ENDS) or _broken_early(before, other, items, 2)
+                ended(before.text) or _broken_early(before, other, items, 2)
             ):
                 break  # "… annotated with" / "(ii) reading order": an enumeration in a sentence
             following = _marker_values(markers[later])
@@ -349,6 +356,10 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
 
 
 _ITEM_ENDS = (*_CLAUSE_ENDS, ",")
+
+
+def _ends_like_an_item(text: str) -> bool:
+    return text.endswith(_ITEM_ENDS)
 
 
 def _broken_early(before: Line, line: Line, items: list[Item], words: int = 1) -> bool:
@@ -439,6 +450,7 @@ def _after_item(
     line: Line,
     lines: list[Line],
     items: list[Item],
+    above: Line | None,
     margins: dict[int, tuple[float, float]],
 ) -> bool:
     """The text after a list ("12.2 …" after item "(d) …"): ``line`` starts left of the
@@ -453,7 +465,7 @@ def _after_item(
     if line.x0 < lines[0].x0 - 0.3 * size:
         return ends_sentence(previous.text) and _broken_early(previous, line, items)
     return line.x0 <= lines[0].x0 + 0.3 * size and _ended_early(
-        previous, line, lines, margins, flush=False
+        previous, line, lines, above, margins, flush=False
     )
 
 
@@ -461,6 +473,7 @@ def _ended_early(
     previous: Line | None,
     line: Line,
     lines: list[Line],
+    above: Line | None,
     margins: dict[int, tuple[float, float]],
     *,
     flush: bool = True,
@@ -468,22 +481,28 @@ def _ended_early(
     """A paragraph's last line, where paragraphs are neither indented nor set apart (a
     reference list's one-line entries, dialogue, text printed from the web): the line
     before ``line``, flush with it, ended a sentence (``trails_off``) where ``line``'s
-    first two words would have fit after it, short of where the lines of its region end
-    at the furthest. A paragraph's other lines end where the next word did not fit; two
-    words leave room for the estimate of their width. The region's edge, not that of any
-    line above or below: a running head or an abstract across two columns, a web page's
-    navigation over its text, an indented quotation set apart reach further than the
-    lines of the region. Nor further than the paragraph's line before (``lines`` is the
-    paragraph so far) where that one went on: beside a figure the text wraps around,
-    lines end short of the region's edge. (Where it ended a sentence too, it may be a
-    paragraph of its own that this rule could not tell apart, a one-line reference.)"""
+    first two words would have fit after it. A paragraph's other lines end where the
+    next word did not fit; two words leave room for the estimate of their width.
+
+    Fit before what: where the line ``above`` it (in its region) ends if that one goes
+    on (a line that wraps shows where the text wraps), else where ``line`` ends if it
+    goes on, else where the paragraph's lines so far (``lines``) end at the furthest,
+    else (a paragraph's first line) where the lines of its region do. Not the page's widest line: a
+    running head or an abstract across two columns, a web page's navigation over its
+    text reach further than a column's lines; beside a figure the text wraps around, or
+    in a note set narrower than the text, the lines end short of their region's edge."""
     if previous is None or not trails_off(previous.text):
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
         return False
-    right = margins.get(previous.region, (previous.x0, previous.x1))[1]
-    if len(lines) > 1 and not trails_off(lines[-2].text):
-        right = min(right, lines[-2].x1)
+    wrapped = (other for other in (above, line) if other and not trails_off(other.text))
+    measure = next(wrapped, None)
+    if measure is not None:
+        right = measure.x1
+    elif len(lines) > 1:
+        right = max(other.x1 for other in lines[:-1])
+    else:
+        right = margins.get(previous.region, (0.0, previous.x1))[1]
     return _fits_after(previous, line, right, 2)
 
 

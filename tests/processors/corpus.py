@@ -1140,6 +1140,7 @@ NeurIPS, 2017.</div>
 <div>[3] Y. LeCun, Y. Bengio, and G. Hinton, "Deep learning," Nature, vol. 521, no. 7553,
 pp. 436\u2013444, May 2015, a review of the field.</div>
 <div>[4] D. P. Kingma and J. Ba, "Adam," arXiv:1412.6980, 2014.</div>
+<div>[5] van der Berg, K., "Tables in PDF files," in Proc. ICDAR, 2019.</div>
 <h3>Literature</h3>
 <div style="margin-left: 2em; text-indent: -2em">Baker, M. (2016). Reproducibility crisis.
 Nature, 533, 452\u2013454.</div>
@@ -1152,7 +1153,8 @@ Verlag.</div>
 <div>The rain had not stopped for three days when Martha opened the letter that had lain on
 the table since Monday, and read it twice.</div>
 <div>"Who is it from?" asked Tom.</div>
-<div>She waited for the answer, but nothing came\u2026</div>
+<div>She folded the letter, put it back into its envelope and waited for the answer to
+come to her, but nothing came\u2026</div>
 <div>"Nobody you know," she said at last.</div>
 </body></html>"""
 REFERENCES_MARKDOWN = [
@@ -1165,7 +1167,8 @@ REFERENCES_MARKDOWN = [
     '* \\[2] K. He and J. Sun, "Deep residual learning," in Proc. CVPR, 2016.\n'
     '* \\[3] Y. LeCun, Y. Bengio, and G. Hinton, "Deep learning," Nature, vol. 521, no. '
     "7553, pp. 436\u2013444, May 2015, a review of the field.\n"
-    '* \\[4] D. P. Kingma and J. Ba, "Adam," arXiv:1412.6980, 2014.',
+    '* \\[4] D. P. Kingma and J. Ba, "Adam," arXiv:1412.6980, 2014.\n'
+    '* \\[5] van der Berg, K., "Tables in PDF files," in Proc. ICDAR, 2019.',
     "### Literature",
     "Baker, M. (2016). Reproducibility crisis. Nature, 533, 452\u2013454.",
     "Smith, J., & Jones, K. (2019). A long title of a study on the effects of things on "
@@ -1175,13 +1178,15 @@ REFERENCES_MARKDOWN = [
     "The rain had not stopped for three days when Martha opened the letter that had lain "
     "on the table since Monday, and read it twice.",
     '"Who is it from?" asked Tom.',
-    "She waited for the answer, but nothing came…",
+    "She folded the letter, put it back into its envelope and waited for the answer to come "
+    "to her, but nothing came\u2026",
     '"Nobody you know," she said at last.',
 ]
 """How ``REFERENCES_HTML`` reads: numbered references as a list whose items keep their
-"[n]", references with hanging lines and lines of dialogue each a paragraph of their own
-(they are neither indented nor set apart: each ends a sentence where the next line's
-first words would have fit), and "[12]" in a sentence as text."""
+"[n]" (one by an author whose name starts in lower case), references with hanging lines
+and lines of dialogue each a paragraph of their own (they are neither indented nor set
+apart: each ends a sentence where the next line's first words would have fit), and "[12]"
+in a sentence as text."""
 
 
 CROPPED_AWAY = "Druckerei-Vermerk unterhalb des Beschnitts"

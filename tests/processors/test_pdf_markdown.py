@@ -691,8 +691,8 @@ def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
         _spanning("The committee met on Monday and agreed on the whole plan.", 50, 395, 100),
         _spanning("It was adopted by all members present, with one abstention.", 50, 380, 112),
         _spanning("The vote was taken at noon.", 50, 200, 124),
-        _spanning("Everyone went home after the meeting had ended.", 50, 320, 136),
-        _spanning("She hesitated \u2014", 50, 130, 148),
+        _spanning("Everyone went home after the meeting had ended, and the", 50, 390, 136),
+        _spanning("chair, who had hesitated \u2014", 50, 180, 148),
         _spanning("then she signed the minutes.", 50, 210, 160),
     ]
     title = [
@@ -700,8 +700,8 @@ def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
         _spanning("And of Reading Order", 160, 290, 112),
     ]
     assert _markdown_of([page, title]) == [
-        f"{page[0].text} {page[1].text} {page[2].text}\n\n{page[3].text}\n\n"
-        f"{page[4].text}\n\n{page[5].text}",
+        f"{page[0].text} {page[1].text} {page[2].text}\n\n{page[3].text} {page[4].text}\n\n"
+        f"{page[5].text}",
         "A Study of Layout. And of Reading Order",
     ]
 
@@ -754,9 +754,9 @@ def test_a_line_across_the_columns_does_not_make_a_columns_lines_end_early() -> 
         _spanning("the draft and their many helpful suggestions.", 50, 250, 124),
     ]
     citations = [
-        _spanning("The first systems read one page after the other.", 50, 300, 160),
-        _spanning("[12] was among the first to split a document.", 50, 290, 172),
-        _spanning("[13] extended this to scanned pages, and", 50, 260, 184),
+        _spanning("The first systems read one page after the other, as", 50, 280, 160),
+        _spanning("[12] was the first to split a document, and then", 50, 278, 172),
+        _spanning("[13] extended this to scanned pages, while the", 50, 279, 184),
         _spanning("[14] showed that it pays off for long ones.", 50, 270, 196),
     ]
     for line in column:

@@ -200,7 +200,7 @@ def test_references_and_dialogue_are_paragraphs_of_their_own(
     markdown = _native(run_job, pdf_corpus, "references", pdf, engine)["markdown_content"]
     assert markdown.strip().split("\n\n")[1:] == corpus.REFERENCES_MARKDOWN
     html = MarkdownIt("commonmark").render(markdown)
-    assert html.count("<li>") == 4 and "<a " not in html
+    assert html.count("<li>") == 5 and "<a " not in html
 
 
 @pytest.mark.parametrize("engine", ["pdfium", "pdfminer"])
