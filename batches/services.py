@@ -140,10 +140,11 @@ def create_batch(
         except ValidationError as exc:
             errors.extend(exc.details)
     _check_repeated_keys(numbered)
-    specs: list[JobSpec] = [spec for _, spec in numbered]
     for attempt in range(3):
         try:
-            return _insert_batch(batch_name, specs, errors, user, access, batch_webhook, is_active)
+            return _insert_batch(
+                batch_name, numbered, errors, user, access, batch_webhook, is_active
+            )
         except IntegrityError:
             # A concurrent enqueue took one of our unique keys between look-up and insert.
             if attempt == 2:
@@ -153,13 +154,15 @@ def create_batch(
 
 def _insert_batch(
     batch_name: str,
-    specs: list[JobSpec],
+    numbered: list[tuple[int, JobSpec]],
     errors: list[dict[str, Any]],
     user: AbstractBaseUser | None,
     access: dict[str, Any],
     webhook: dict[str, Any] | None,
     is_active: bool,
 ) -> BatchCreation:
+    """``numbered``: the jobs that are specs at all, with their positions in the submission
+    (errors name those, after jobs that were not)."""
     now = timezone.now()
     batch = Batch(
         batch_name=batch_name or "",
@@ -170,12 +173,12 @@ def _insert_batch(
         created_at=now,
         updated_at=now,
     )
-    keys = [spec.unique_key for spec in specs if spec.unique_key]
+    keys = [spec.unique_key for _, spec in numbered if spec.unique_key]
     held = unfinished_keys(keys) if keys else {}
     rows: list[dict[str, Any]] = []
     job_ids: list[str] = []
     reused: list[int] = []
-    for position, spec in enumerate(specs):
+    for position, spec in numbered:
         try:
             row = job_fields(spec, field_prefix=f"jobs[{position}].")
         except ValidationError as exc:

@@ -30,7 +30,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from jobcenter.errors import JobCenterError
+from jobcenter.errors import JobCenterError, field_path, schema_problem
 
 logger = logging.getLogger("jobcenter.api")
 
@@ -133,10 +133,7 @@ def _field(location: tuple[Any, ...]) -> str:
     parts = list(location[1:])
     if location and location[0] == "body" and parts and parts[0] == "payload":
         parts = parts[1:]
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or str(location[0] if location else "body")
+    return field_path(parts) or str(location[0] if location else "body")
 
 
 @api.exception_handler(NinjaValidationError)
@@ -145,11 +142,9 @@ def request_validation_error(request: HttpRequest, exc: NinjaValidationError) ->
     for error in exc.errors:
         location = tuple(error.get("loc") or ())
         field = _field(location)
-        context = error.get("ctx") or {}
-        message = str(error.get("msg", "invalid"))
-        if error.get("type") == "unstorable_value":
-            field = ".".join(filter(None, [field if field != "body" else "", context["field"]]))
-            message = context["problem"]
+        if field == "body" and error.get("type") == "unstorable_value":
+            field = ""  # the value's own place in the body names it
+        field, message = schema_problem(error, field)
         details.append(
             {
                 "field": field,

@@ -3,7 +3,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``("jobs", 3, "job_type")`` -> ``jobs[3].job_type``: how error details name a field."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def schema_problem(error: Mapping[str, Any], field: str) -> tuple[str, str]:
+    """``(field, message)`` of one error of a pydantic schema at ``field``; a value no
+    database stores (``unstorable_value``, jobs/schemas.py) is named by its own place
+    inside the field. Shared by the API's 422 answer and ``manage.py submit``."""
+    if error.get("type") == "unstorable_value":
+        context = error.get("ctx") or {}
+        return ".".join(filter(None, [field, context["field"]])), context["problem"]
+    return field, str(error.get("msg", "invalid"))
 
 
 class JobCenterError(Exception):

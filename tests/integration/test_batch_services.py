@@ -173,6 +173,24 @@ def test_create_batch_is_all_or_nothing(two_types: None) -> None:
 
 
 @pytest.mark.django_db
+def test_errors_after_a_job_that_is_no_spec_name_their_own_jobs() -> None:
+    """A job with an unknown field is left out of the specs; the jobs after it were
+    numbered by their place among the specs, so their errors named the job before."""
+    with pytest.raises(ValidationError) as refused:
+        create_batch(
+            "bad",
+            [
+                {"job_type": "echo", "extra": 1},
+                {"job_type": "echo", "parameters": {"steps": 0}},
+                {"job_type": "echo"},
+                {"job_type": "echo", "parameters": {"steps": 0}},
+            ],
+        )
+    fields = [detail["field"] for detail in refused.value.details]
+    assert fields == ["jobs[0].extra", "jobs[1].parameters.steps", "jobs[3].parameters.steps"]
+
+
+@pytest.mark.django_db
 def test_create_batch_refuses_bad_batch_level_input() -> None:
     with pytest.raises(ValidationError) as refused:
         create_batch("b", [{"job_type": "echo"}], access_control={"visibility": "x"})

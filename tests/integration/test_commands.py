@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import subprocess
 import sys
 import threading
 import time
+import warnings
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +23,7 @@ from django.core.management import CommandError, call_command
 from batches import services as batch_services
 from batches.models import Batch
 from jobs import services
+from jobs.management.commands.submit import string_fields
 from jobs.models import Job
 from tests.conftest import REPO, subprocess_env
 
@@ -350,6 +354,170 @@ def test_jobs_file_stores_in_range_priorities(monkeypatch: pytest.MonkeyPatch) -
     batch_id = submit("--batch", "ok", "--jobs-file", "-").strip()
     priorities = sorted(Job.objects.filter(batch_id=batch_id).values_list("priority", flat=True))
     assert priorities == [-INT32, 5]
+
+
+# --- the API's validation: flags and jobs-file lines -----------------------------------------
+
+LONG = "x" * 300  # the columns hold 255 characters
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ({"run_after": "tomorrow"}, "line 2: run_after: Input should be a valid datetime"),
+        ({"run_after": "1000-01-01T00:00:00Z"}, "line 2: run_after: Value error, year must be"),
+        ({"max_attempts": 0}, "line 2: max_attempts: Input should be greater than or equal to 1"),
+        ({"max_attempts": 100000}, "line 2: max_attempts: Input should be less than or equal"),
+        ({"max_attempts": True}, "line 2: max_attempts: Value error, must be a number"),
+        ({"job_name": 123}, "line 2: job_name: Input should be a valid string"),
+        ({"job_name": LONG}, "line 2: job_name: String should have at most 255 characters"),
+        ({"unique_key": LONG}, "line 2: unique_key: String should have at most 255 characters"),
+        ({"job_name": "a\x00b"}, "line 2: job_name: must not contain NUL characters"),
+        (
+            {"parameters": {"message": "a\x00b"}},
+            "line 2: parameters.message: must not contain NUL characters",
+        ),
+        ({"parameters": [1]}, "line 2: parameters: Input should be a valid dictionary"),
+        ({"webhook": {"url": "nope"}}, "line 2: webhook.url: Input should be a valid URL"),
+        ({"job_type": "e" * 65}, "line 2: job_type: String should have at most 64 characters"),
+    ],
+)
+def test_jobs_file_lines_get_the_api_validation(
+    line: dict[str, Any], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of these the API refuses with 422; before, the command stored them (max_attempts
+    0 as 1), crashed with a traceback (run_after) or left PostgreSQL to refuse them."""
+    stdin(monkeypatch, jobs_file({"job_type": "echo"}, {"job_type": "echo", **line}))
+    with pytest.raises(CommandError) as refused:
+        submit("--batch", "bad", "--jobs-file", "-")
+    assert problem in str(refused.value)
+    assert "nothing was created" in str(refused.value)
+    assert not Batch.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (["echo", "--name", LONG], "--name: String should have at most 255 characters"),
+        (["echo", "--name", "a\x00b"], "--name: must not contain NUL characters"),
+        (["echo", "--unique-key", LONG], "--unique-key: String should have at most 255"),
+        (["echo", "--param", "message=a\x00"], "parameters.message: must not contain NUL"),
+        (["echo", "--batch", LONG], "--batch: String should have at most 255 characters"),
+        (["echo", "--batch", "a\x00b"], "--batch: must not contain NUL characters"),
+        (["--batch", LONG, "--jobs-file", "-"], "--batch: String should have at most 255"),
+        (["e" * 65], "JOB_TYPE: String should have at most 64 characters"),
+    ],
+)
+def test_submit_flags_get_the_api_validation(
+    args: list[str], problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stdin(monkeypatch, jobs_file({"job_type": "echo"}))
+    with pytest.raises(CommandError) as refused:
+        submit(*args)
+    assert problem in str(refused.value)
+    assert not Batch.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_naive_run_after_is_utc_and_max_attempts_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file({"job_type": "echo", "run_after": "2030-01-01T00:00:00", "max_attempts": 100}),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Django's naive-datetime RuntimeWarning fails the test
+        batch_id = submit("--batch", "ok", "--jobs-file", "-").strip()
+    job = Job.objects.get(batch_id=batch_id)
+    assert job.run_after == datetime(2030, 1, 1, tzinfo=UTC)
+    assert job.max_attempts == 100
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("args", "text", "problem"),
+    [
+        (
+            ["--batch", "x", "--jobs-file", "-"],
+            jobs_file({"job_type": "echo", "run_after": "tomorrow"}),
+            "line 1: run_after:",
+        ),
+        (["echo", "--name", LONG], None, "--name: String should have at most 255"),
+        (["echo", "--batch", LONG], None, "--batch: String should have at most 255"),
+    ],
+)
+def test_invalid_fields_exit_1_without_a_traceback(
+    args: list[str], text: str | None, problem: str, manage: Any
+) -> None:
+    result = manage("submit", *args, input=text)
+    assert result.returncode == 1, result.stderr
+    assert problem in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not Batch.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_errors_after_a_line_with_an_unknown_field_name_their_own_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stdin(
+        monkeypatch,
+        jobs_file(
+            {"job_type": "echo", "extra": 1},
+            {"job_type": "echo", "parameters": {"steps": 0}},
+            "",
+            {"job_type": "echo", "parameters": {"steps": 0}},
+        ),
+    )
+    with pytest.raises(CommandError) as refused:
+        submit("--batch", "bad", "--jobs-file", "-")
+    problems = str(refused.value).splitlines()[1:]
+    assert [problem.split(": ")[:2] for problem in problems] == [
+        ["  line 1", "extra"],
+        ["  line 2", "parameters.steps"],
+        ["  line 4", "parameters.steps"],
+    ]
+    assert not Job.objects.exists()
+
+
+# --- --param: which parameters are text ------------------------------------------------------
+
+SESSION = ["session", "--param", "event=E", "--param", "session=S", "--param", "url=https://e.org"]
+
+
+@pytest.mark.django_db
+def test_a_list_of_texts_is_read_as_json_and_optional_text_as_typed() -> None:
+    job_id = submit(
+        *SESSION, "--param", 'speakers=["Jane", "Joe"]', "--param", "filename=2026"
+    ).strip()
+    parameters = Job.objects.get(pk=job_id).parameters
+    assert parameters["speakers"] == ["Jane", "Joe"]
+    assert parameters["filename"] == "2026"  # str | None: text as typed, not the number
+
+
+def test_string_fields_are_str_and_optional_str_only() -> None:
+    fields = string_fields("session")
+    assert {"event", "session", "url", "filename", "video_url", "target_language"} <= fields
+    assert "speakers" not in fields  # list[str]
+    assert "use_cache" not in fields
+
+
+# --- docs/commands.md ------------------------------------------------------------------------
+
+
+def test_the_command_table_lists_every_command() -> None:
+    ours = {path.stem for path in REPO.glob("*/management/commands/*.py")} - {"__init__"}
+    text = (REPO / "docs" / "commands.md").read_text(encoding="utf-8")
+    table = text.split("## ", 1)[0]
+    listed = set(re.findall(r"^\| \[?`([a-z_]+)`", table, flags=re.MULTILINE))
+    assert listed == ours
 
 
 # --- --wait ----------------------------------------------------------------------------------

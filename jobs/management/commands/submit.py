@@ -6,22 +6,53 @@ import json
 import re
 import sys
 import time
+import types
 from pathlib import Path
-from typing import Any, TextIO, get_args
+from typing import Annotated, Any, TextIO, Union, get_args, get_origin
 
+import pydantic
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from pydantic import TypeAdapter
 
 from batches import selectors as batch_selectors
 from batches.services import create_batch
-from jobcenter.errors import JobCenterError, UnknownJobType
+from jobcenter.errors import JobCenterError, UnknownJobType, field_path, schema_problem
 from jobs import selectors
 from jobs.models import Job
+from jobs.schemas import JobCreateIn, JobSpecIn, ShortText, find_unstorable
 from jobs.services import JobSpec, enqueue
 from jobs.states import JobStatus
+from jobs.validation import INT32, validate_parameters
 from processors.registry import get_processor
 
 POLL_SECONDS = 0.5
 BAR_WIDTH = 30
+
+# The options a field of the API's job schema comes from, so that an error names what to fix.
+FLAGS = {
+    "job_type": "JOB_TYPE",
+    "job_name": "--name",
+    "priority": "--priority",
+    "unique_key": "--unique-key",
+}
+# pydantic's wording where the services (and so this command, before it used the API's
+# schema) say it more plainly; priority gets check_priority's message, whatever the mistake.
+MESSAGES = {"extra_forbidden": "unknown field", "missing": "field required"}
+PRIORITY_MESSAGE = f"must be an integer from {-INT32} to {INT32}"
+BATCH_NAME: TypeAdapter[str] = TypeAdapter(ShortText)
+
+
+def is_text(annotation: Any) -> bool:
+    """``str``, or a union of ``str`` with ``None`` (``str | None``); ``list[str]`` is not
+    text, so ``speakers=["Jane"]`` stays a list."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if annotation is str:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(members) == 1 and is_text(members[0])
+    return False
 
 
 def string_fields(job_type: str) -> frozenset[str]:
@@ -31,10 +62,82 @@ def string_fields(job_type: str) -> frozenset[str]:
     except UnknownJobType:
         return frozenset()  # enqueue reports the unknown type, naming the field
     return frozenset(
-        name
-        for name, field in params.model_fields.items()
-        if field.annotation is str or str in get_args(field.annotation)
+        name for name, field in params.model_fields.items() if is_text(field.annotation)
     )
+
+
+def schema_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
+    """``(field, message)`` per error of the API's schema, the field named as the API names
+    it (``webhook.url``, ``parameters.tags[0]``)."""
+    problems = []
+    for error in exc.errors():
+        field, message = schema_problem(error, field_path(error["loc"]))
+        if field == "priority":
+            message = PRIORITY_MESSAGE
+        problems.append((field, MESSAGES.get(error["type"], message)))
+    return problems
+
+
+def flag_for(field: str) -> str:
+    """``job_name`` -> ``--name``: the API's field as the command line spells it."""
+    head, sep, rest = field.partition(".")
+    return FLAGS.get(head, head) + sep + rest
+
+
+def check_batch_name(name: str) -> None:
+    """``--batch`` is stored as the batch's name: the API's limits apply (255 characters,
+    no NUL), checked here rather than left to the database to refuse with a traceback."""
+    problem = find_unstorable(name)
+    if problem:
+        raise CommandError(f"--batch: {problem[1]}")
+    try:
+        BATCH_NAME.validate_python(name)
+    except pydantic.ValidationError as exc:
+        problems = [f"--batch: {message}" for _, message in schema_problems(exc)]
+        raise CommandError("\n".join(problems)) from None
+
+
+def validate_job(options: dict[str, Any], parameters: dict[str, Any]) -> JobSpec:
+    """The job the flags describe, checked with the schema of ``POST /api/jobs`` so the
+    command refuses what the API refuses (too long a name, NUL characters…)."""
+    try:
+        payload = JobCreateIn.model_validate(
+            {
+                "job_type": options["job_type"],
+                "parameters": parameters,
+                "job_name": options["name"],
+                "priority": options["priority"],
+                "unique_key": options["unique_key"],
+            }
+        )
+    except pydantic.ValidationError as exc:
+        problems = [f"{flag_for(field)}: {message}" for field, message in schema_problems(exc)]
+        raise CommandError(
+            "invalid job, nothing was created:\n  " + "\n  ".join(problems)
+        ) from None
+    return JobSpec(**payload.spec_dict())
+
+
+def validate_line(item: dict[str, Any]) -> tuple[JobSpecIn | None, list[tuple[str, str]]]:
+    """One line of a jobs file checked as the API checks one job of ``POST /api/jobs/batch``
+    (its schema, and the body-wide refusal of values no database stores)."""
+    problem = find_unstorable(item)
+    if problem:
+        return None, [problem]
+    try:
+        return JobSpecIn.model_validate(item), []
+    except pydantic.ValidationError as exc:
+        return None, schema_problems(exc)
+
+
+def parameter_problems(job: JobSpecIn) -> list[tuple[str, str]]:
+    """The service's verdict on a line's job type and parameters, for the report of a file
+    that is refused anyway (otherwise create_batch checks them)."""
+    try:
+        validate_parameters(job.job_type, job.parameters)
+    except JobCenterError as exc:
+        return [(str(d.get("field", "")), str(d.get("message"))) for d in exc.details or []]
+    return []
 
 
 def parse_param(text: str, strings: frozenset[str] = frozenset()) -> tuple[str, Any]:
@@ -133,15 +236,10 @@ class Command(BaseCommand):
             parameters.update(loaded)
         strings = string_fields(options["job_type"])
         parameters.update(parse_param(text, strings) for text in options["param"])
-        spec = JobSpec(
-            job_type=options["job_type"],
-            parameters=parameters,
-            job_name=options["name"],
-            priority=options["priority"],
-            unique_key=options["unique_key"],
-        )
+        spec = validate_job(options, parameters)
         batch = None
         if options["batch"]:
+            check_batch_name(options["batch"])
             batch = batch_selectors.open_batch_named(options["batch"])
             if batch is None:
                 created = create_batch(options["batch"], [spec])
@@ -153,13 +251,31 @@ class Command(BaseCommand):
             raise CommandError("--jobs-file needs --batch NAME")
         if options["job_type"] or options["param"] or options["params_json"]:
             raise CommandError("--jobs-file takes the job types and parameters from the file")
+        check_batch_name(options["batch"])
         jobs, line_numbers = parse_jobs_file(read_source(options["jobs_file"], sys.stdin))
+        checked = [validate_line(item) for item in jobs]
+        specs = [job for job, _ in checked if job is not None]
+        if len(specs) < len(jobs):
+            raise CommandError(self.line_problems(checked, line_numbers))
         try:
-            created = create_batch(options["batch"], jobs)
+            created = create_batch(options["batch"], [job.spec_dict() for job in specs])
         except JobCenterError as exc:
             raise CommandError(self.with_line_numbers(exc, line_numbers)) from None
         self.stdout.write(created.batch.batch_id)
         self.stderr.write(f"{len(jobs)} jobs in batch {created.batch.batch_name!r}")
+
+    @staticmethod
+    def line_problems(
+        checked: list[tuple[JobSpecIn | None, list[tuple[str, str]]]], line_numbers: list[int]
+    ) -> str:
+        """The schema errors of the file, with the parameter errors of its other lines: the
+        file is refused anyway, and one run should show everything there is to fix."""
+        problems = []
+        for (job, found), number in zip(checked, line_numbers, strict=True):
+            if job is not None:
+                found = parameter_problems(job)
+            problems.extend(f"line {number}: {field}: {message}" for field, message in found)
+        return "invalid jobs file, nothing was created:\n  " + "\n  ".join(problems)
 
     @staticmethod
     def with_line_numbers(exc: JobCenterError, line_numbers: list[int]) -> str:
