@@ -48,6 +48,10 @@ MIGRATION_MODULES = DATABASE.migration_modules
 
 INSTALLED_APPS = [
     *DATABASE.contrib_apps,
+    # django-ninja renders /api/docs with its bundled Swagger UI (static/ninja/, collected by
+    # collectstatic and served by WhiteNoise) only when it is an installed app; otherwise the
+    # page loads Swagger UI from a CDN and stays blank without internet access.
+    "ninja",
     "jobs",
     "batches",
     "processors",

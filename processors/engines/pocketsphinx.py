@@ -48,7 +48,9 @@ class PocketsphinxEngine:
         decoder.process_raw(data, full_utt=True)
         decoder.end_utt()
         words: list[tuple[float, float, str]] = []
-        for item in decoder.seg():
+        # seg() is None, not an empty list, when the decoder has no hypothesis at all (audio
+        # too short to decode, e.g. 30 ms): that is no words, not a failure.
+        for item in decoder.seg() or ():
             word = _ALTERNATE.sub("", item.word)
             if word.startswith(("<", "[")):
                 continue

@@ -89,6 +89,15 @@ class MediaProcessor(Processor):
             except Cancelled:
                 ctx.log("cancelled; the transcript so far is discarded", "warning")
                 return {"cancelled": True}
+            if not found.segments:
+                # A completed job with an empty transcript looks like a bug unless it says
+                # why: the recording held no speech the engine could find (silence, a tone,
+                # or too short to decode).
+                ctx.log(
+                    f"no speech was recognised in {found.duration:.2f} s of {self.kind}; "
+                    "the transcript is empty",
+                    "warning",
+                )
             stem = safe_name(Path(source.name).stem or self.kind)
             results = save_transcript(ctx, stem, source.name, found)
             results["source"] = source.describe()

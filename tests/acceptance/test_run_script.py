@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,6 +101,13 @@ def test_run_script_serves_admin_api_and_a_worker_then_stops(tmp_path: Path) -> 
         assert get(base + "/admin/login/")[0] == 200
         assert get(base + "/static/admin/css/base.css")[0] == 200
         assert get(base + "/api/openapi.json")[0] == 200
+        # The API docs with the Swagger UI that django-ninja bundles, collected and served
+        # here (a CDN copy left the page blank without internet access).
+        status, docs = get(base + "/api/docs")
+        assert status == 200 and b"cdn" not in docs
+        bundle = re.search(rb'src="(/static/ninja/swagger-ui-bundle\.[0-9a-f]+\.js)"', docs)
+        assert bundle, docs
+        assert get(base + bundle.group(1).decode())[0] == 200
     finally:
         code = stop(process)
     output = first_log.read_text()

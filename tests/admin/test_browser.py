@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from batches.models import Batch
 from jobs import services
@@ -211,4 +211,32 @@ def test_the_dashboard_keeps_watching_and_redraws_what_ended(
     services.enqueue("echo", {"message": "three"})
     expect(page.locator("[data-jc-refresh=cards]")).not_to_have_attribute("data-old", "1")
     expect(page.locator("#jc-concurrency-echo")).to_have_value("12")
+    page.close()
+
+
+def test_the_api_docs_render_swagger_ui_without_internet(
+    db: None, live_server: Any, browser: Browser
+) -> None:
+    """/api/docs was a blank page offline: Swagger UI came from a CDN ("SwaggerUIBundle is
+    not defined"). Every request off the live server is refused here, as with no network;
+    the page must still draw the API's title and its operations from bundled files."""
+    base = live_server.url
+    page: Page = browser.new_page()
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def refuse_outside(route: Route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort("namenotresolved")
+
+    page.route("**/*", refuse_outside)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/api/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Job Center API")
+    operation = page.locator(".swagger-ui .opblock-summary-path[data-path='/api/jobs']")
+    expect(operation.first).to_be_visible()
+    assert outside == [] and errors == []
     page.close()

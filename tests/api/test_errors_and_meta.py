@@ -3,11 +3,14 @@ workers, health, the OpenAPI schema (a discriminated union of the registered job
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -272,6 +275,34 @@ def test_the_api_root_points_to_docs_and_health_answers_head(db: None) -> None:
     }
     head = anonymous.head("/api/health")
     assert head.status_code == 200 and head.content == b""
+
+
+def test_the_api_docs_use_the_bundled_swagger_ui_as_run_sh_serves_it(
+    settings: Any, tmp_path: Path
+) -> None:
+    """/api/docs took Swagger UI from a CDN (django-ninja does that unless "ninja" is an
+    installed app), so the page stayed blank without internet access. As under run.sh: the
+    manifest storage, collectstatic, then WhiteNoise serving what was collected (DEBUG off)."""
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0)
+    client = Client()  # a new handler, so WhiteNoise indexes the files just collected
+
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<title>Job Center API</title>" in html
+    assert "cdn" not in html and "https://" not in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    names = {re.sub(r"\.[0-9a-f]{12}\.", ".", url.rsplit("/", 1)[-1]) for url in assets}
+    assert {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-init.js"} <= names
+    for url in assets:
+        assert url.startswith("/static/ninja/"), url
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content)
+        if url.endswith("-bundle.js"):
+            assert b"SwaggerUIBundle" in body
 
 
 @pytest.mark.parametrize(

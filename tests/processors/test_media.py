@@ -283,6 +283,26 @@ def test_silence_is_not_sent_to_the_engine_and_no_words_are_made_up_in_it(
     assert ("info", "1 segment(s) the engine found in silence left out") in ctx.logs
 
 
+def test_audio_too_short_to_decode_completes_with_an_empty_transcript(
+    media_settings: Any, tmp_path: Path
+) -> None:
+    """30 ms of a tone is loud enough to be sent to pocketsphinx but too short for it to
+    form any hypothesis; its decoder then returns None for the words, which leaked as
+    "TRANSCRIPTION_FAILED: ... 'NoneType' object is not iterable"."""
+    blip = tmp_path / "blip.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.03", "-ac", "1", str(blip))
+    results, ctx = run(AudioProcessor, {"source": str(blip)}, tmp_path / "media")
+    assert results["engine"] == "pocketsphinx" and results["chunks"] == 1
+    assert results["duration_seconds"] == pytest.approx(0.03, abs=0.01)
+    assert results["segments"] == [] and results["transcript"] == ""
+    assert "_No speech was recognised._" in results["markdown_content"]
+    assert not any("silent" in message for _, message in ctx.logs)  # it reached the engine
+    assert ("warning", "no speech was recognised in 0.03 s of audio; the transcript is empty") in (
+        ctx.logs
+    )
+    assert (ctx.workdir / "blip.srt").read_text() == ""
+
+
 def test_cancelled_between_chunks(media_settings: Any, speech: Speech, tmp_path: Path) -> None:
     results, ctx = run(
         AudioProcessor,
