@@ -82,6 +82,8 @@ class Outcome:
     attempt: int = field(kw_only=True)
     """The attempt that ended (``ClaimedJob.attempt``): an outcome counts only while the job
     is still in that attempt, not after it was set back to pending and claimed again."""
+    reason: str = field(default="", kw_only=True)
+    """Why a job was released, for its log line ("not started: its batch is paused")."""
 
 
 # --- claiming -------------------------------------------------------------------------------
@@ -396,7 +398,8 @@ def _outcome_fields(outcome: Outcome, now: datetime) -> tuple[str, dict[str, Any
             "progress": default_progress(),
             **released_fields(),
         }
-        return PENDING, fields, "Released by its worker; back to pending.", "info"
+        why = f" ({outcome.reason})" if outcome.reason else ""
+        return PENDING, fields, f"Released by its worker{why}; back to pending.", "info"
     raise ValueError(f"unknown outcome kind {outcome.kind!r}")
 
 
@@ -448,6 +451,31 @@ def renew_leases(worker_id: str, job_ids: Sequence[str], lease_seconds: float) -
         cancel_requested={pk for pk, requested in held.items() if requested},
         lost=set(job_ids) - set(held),
     )
+
+
+def held_back(worker_id: str, job_ids: Sequence[str]) -> dict[str, str]:
+    """Of the jobs this worker claimed ahead and no child has started, those an operator
+    has held since: batch paused or archived, job type paused. Claims would not take them
+    now, so the worker hands them back (a job a child started runs to its end). Returns
+    job id -> why."""
+    if not job_ids:
+        return {}
+    paused = paused_types()
+    held = Q(batch__is_active=False) | Q(batch__archived=True)
+    if paused:
+        held |= Q(job_type__in=sorted(paused))
+    rows = Job.objects.filter(
+        held, pk__in=list(job_ids), status=PROCESSING, worker_id=worker_id, started_at__isnull=True
+    ).values_list("pk", "job_type", "batch__archived")
+    reasons = {}
+    for pk, job_type, archived in rows:
+        if job_type in paused:
+            reasons[pk] = f"not started: job type {job_type} is paused"
+        elif archived:
+            reasons[pk] = "not started: its batch is archived"
+        else:
+            reasons[pk] = "not started: its batch is paused"
+    return reasons
 
 
 def release_holds(worker_id: str, job_ids: Sequence[str]) -> int:

@@ -275,10 +275,26 @@ class DatabaseSide(threading.Thread):
         self.worker.expect_long_jobs(waited)
         for job in waiting:
             logger.info("job %s handed back to pending (no free child)", job.job_id)
-            self.post(Outcome(job.job_id, "released", attempt=job.attempt))
+            self.post(Outcome(job.job_id, "released", attempt=job.attempt, reason="no free child"))
+
+    def _hand_back_held(self) -> None:
+        """Jobs claimed ahead whose batch or job type an operator paused (or whose batch
+        was archived) since they were claimed go back to pending without spending an
+        attempt, as a claim now would not take them. Those a child took meanwhile run:
+        pausing lets running jobs finish."""
+        waiting = {job.job_id: job for job in list(self.buffer)}
+        for job_id, reason in queue.held_back(self.worker.worker_id, list(waiting)).items():
+            job = waiting[job_id]
+            try:
+                self.buffer.remove(job)
+            except ValueError:
+                continue  # the dispatcher handed it to a child meanwhile
+            logger.info("job %s handed back to pending (%s)", job_id, reason)
+            self.post(Outcome(job_id, "released", attempt=job.attempt, reason=reason))
 
     def _housekeeping(self) -> None:
         self._hand_back_waiting()
+        self._hand_back_held()
         config = self.config
         held = self.worker.held_jobs() + [job.job_id for job in list(self.buffer)]
         state = queue.renew_leases(self.worker.worker_id, held, config.lease_seconds)

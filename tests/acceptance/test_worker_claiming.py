@@ -107,6 +107,43 @@ def test_started_at_is_when_a_child_took_the_job_not_the_claim(
     assert done.duration is not None and done.duration < 1.0
 
 
+def test_jobs_claimed_ahead_go_back_when_their_batch_is_paused(
+    workers: Workers, tmp_path: Path
+) -> None:
+    """A worker claims jobs ahead of its free children; pausing their batch left them
+    claimed, and they started once a child was free (an exploratory run saw them start
+    23 s after the pause). They go back to pending, attempt not spent; the job a child
+    runs finishes."""
+    runs = tmp_path / "runs.txt"
+    workers.start("--concurrency", "1")
+    running = services.enqueue("record", {"path": str(runs), "seconds": 3}).pk
+    wait_for(lambda: read_records(runs), timeout=20, message=workers.describe)
+    batch = create_batch(
+        "paused later", [{"job_type": "record", "parameters": {"path": str(runs)}}]
+    )
+    (waiting,) = batch.job_ids
+    wait_for(
+        lambda: Job.objects.filter(pk=waiting, status=JobStatus.PROCESSING).exists(),
+        timeout=10,
+        message=lambda: f"the batch's job was not claimed ahead: {workers.describe()}",
+    )
+    set_active(batch.batch.pk, False)
+    back = wait_for(
+        lambda: Job.objects.filter(pk=waiting, status=JobStatus.PENDING).first(),
+        timeout=10,
+        message=lambda: f"the waiting job was not handed back: {workers.describe()}",
+    )
+    assert (back.attempts, back.worker_id, back.started_at) == (0, None, None)
+    assert JobLog.objects.filter(
+        job_id=waiting,
+        message="Released by its worker (not started: its batch is paused); back to pending.",
+    ).exists()
+    wait_for_status(running, JobStatus.COMPLETED, workers)
+    time.sleep(1.0)  # poll rounds in which the worker could have taken it again
+    assert [item.job_id for item in read_records(runs)] == [running]
+    assert Job.objects.get(pk=waiting).status == JobStatus.PENDING
+
+
 def test_inactive_batch_and_paused_type_wait(workers: Workers, tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
     workers.start("--concurrency", "2")

@@ -561,6 +561,36 @@ class TestLeases:
             assert lease > timezone.now() + timedelta(seconds=100)
         assert queue.renew_leases("w2", [running], 120).lost == {running}
 
+    def test_jobs_claimed_ahead_that_an_operator_held_since(self) -> None:
+        """``held_back``: of a worker's claimed jobs no child has started, those whose
+        batch was paused or archived or whose type was paused since the claim, with why."""
+        paused, archived, open_batch = (
+            create_batch(name, [{"job_type": "echo"}] * 2) for name in "pao"
+        )
+        typed = make("limited")
+        assert len(claim("w1")) == 7
+        ran, waits = paused.job_ids
+        queue.start_jobs("w1", [Start(ran, 1, timezone.now())])
+        set_active(paused.batch.pk, False)
+        archive_batch(archived.batch.pk)
+        services.set_type_paused("limited", True)
+        everything = [*paused.job_ids, *archived.job_ids, *open_batch.job_ids, typed]
+        assert queue.held_back("w1", everything) == {
+            waits: "not started: its batch is paused",
+            archived.job_ids[0]: "not started: its batch is archived",
+            archived.job_ids[1]: "not started: its batch is archived",
+            typed: "not started: job type limited is paused",
+        }
+        assert queue.held_back("w2", everything) == {}  # not its jobs
+        queue.finish_jobs(
+            "w1", [Outcome(waits, "released", attempt=1, reason="not started: its batch is paused")]
+        )
+        job = Job.objects.get(pk=waits)
+        assert (job.status, job.attempts, job.worker_id) == (P, 0, None)
+        assert JobLog.objects.filter(job_id=waits).last().message == (
+            "Released by its worker (not started: its batch is paused); back to pending."
+        )
+
     def test_reap_requeues_or_fails_after_the_last_attempt(self) -> None:
         created = create_batch(
             "b",
