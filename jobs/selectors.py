@@ -48,9 +48,15 @@ def unfinished_keys(keys: list[str]) -> dict[str, tuple[str, int | None]]:
 
 def due_pending_jobs() -> QuerySet[Job]:
     """Pending jobs a worker may take now: not those scheduled for later (``run_after``),
-    which are not late however long ago they were submitted."""
+    which are not late however long ago they were submitted, nor those an operator holds
+    (batch paused or archived, type paused), which are not a queue falling behind: the
+    age of the oldest (health check, dashboard) would grow for as long as they are held."""
     due = Q(run_after__isnull=True) | Q(run_after__lte=timezone.now())
-    return Job.objects.filter(due, status=JobStatus.PENDING)
+    jobs = Job.objects.filter(due, status=JobStatus.PENDING).filter(
+        Q(batch__isnull=True) | Q(batch__is_active=True, batch__archived=False)
+    )
+    paused = JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True)
+    return jobs.exclude(job_type__in=sorted(paused))
 
 
 def job_logs(job_id: str) -> QuerySet[JobLog]:

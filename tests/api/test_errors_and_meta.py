@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from batches.services import create_batch
 from jobs import services
 from jobs.models import Job, JobTypeSetting, Worker
 from tests.api.conftest import bearer_client, error_of
@@ -194,6 +195,14 @@ def test_health_reports_workers_and_oldest_pending_age(make_job: Any) -> None:
     # a job scheduled for later is not late, however long ago it was submitted
     Job.objects.filter(pk=job.pk).update(run_after=timezone.now() + timedelta(hours=1))
     assert anonymous.get("/api/health").json()["oldest_pending_age_seconds"] is None
+    # nor is a job an operator holds: its type paused, or its batch paused or archived
+    Job.objects.filter(pk=job.pk).update(run_after=None)
+    services.set_type_paused(job.job_type, True)
+    assert anonymous.get("/api/health").json()["oldest_pending_age_seconds"] is None
+    services.set_type_paused(job.job_type, False)
+    held = create_batch("held", [{"job_type": job.job_type}], is_active=False).job_ids[0]
+    Job.objects.filter(pk=held).update(created_at=timezone.now() - timedelta(hours=5))
+    assert 590 < anonymous.get("/api/health").json()["oldest_pending_age_seconds"] < 700
 
 
 def test_health_counts_only_running_workers_with_a_fresh_heartbeat(db: None, settings: Any) -> None:
