@@ -224,6 +224,12 @@ def test_bad_options_are_refused(workers: Workers) -> None:
         (("--max-jobs", "0"), "--max-jobs must be at least 1"),
         (("--job-types", "echo,nosuch"), "--job-types: no job type nosuch (known: "),
         (("--exclude-types", "ecko"), "--exclude-types: no job type ecko (known: "),
+        (("--poll-interval", "0"), "--poll-interval must be more than 0 seconds"),
+        (("--shutdown-timeout", "-5"), "--shutdown-timeout must be 0 seconds or more"),
+        (
+            ("--job-types", "echo,record", "--exclude-types", "echo"),
+            "--job-types and --exclude-types both name echo: the worker would never claim them",
+        ),
     ]:
         worker = workers.start(*args, ready=False)
         assert worker.wait(30) != 0

@@ -54,6 +54,16 @@ class Command(BaseCommand):
             raise CommandError("--concurrency must be at least 1")
         if options["max_jobs"] is not None and options["max_jobs"] < 1:
             raise CommandError("--max-jobs must be at least 1")
+        if not options["poll_interval"] > 0:
+            raise CommandError("--poll-interval must be more than 0 seconds")
+        if not options["shutdown_timeout"] >= 0:
+            raise CommandError("--shutdown-timeout must be 0 seconds or more")
+        both = sorted(set(options["job_types"]) & set(options["exclude_types"]))
+        if both:
+            raise CommandError(
+                f"--job-types and --exclude-types both name {', '.join(both)}: "
+                "the worker would never claim them"
+            )
         known = set(job_types())
         for option in ("job_types", "exclude_types"):
             unknown = sorted(set(options[option]) - known)
