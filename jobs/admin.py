@@ -207,7 +207,7 @@ class JobAdmin(admin.ModelAdmin):
     def duration_text(self, job: Job) -> str:
         return duration_text(job.duration)
 
-    # --- search: exact ids first, then text --------------------------------------------
+    # --- search: the API's, ids first, then text --------------------------------------------
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Job], search_term: str
@@ -215,10 +215,6 @@ class JobAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if term.startswith("job-"):
-            return queryset.filter(pk=term), False
-        if term.startswith("batch-"):
-            return queryset.filter(batch_id=term), False
         return queryset.filter(selectors.job_search(term)), False  # the API's search
 
     # --- the detail page and its buttons -----------------------------------------------

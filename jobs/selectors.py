@@ -98,8 +98,13 @@ def job_search_text() -> Combinable:
 
 def job_search(value: str) -> Q:
     """Jobs whose id is ``value`` or whose name or common text parameters contain it
-    (case-insensitive). On PostgreSQL one condition on the indexed text, so a rare word is
-    an index lookup; elsewhere one condition per field, the same matches."""
+    (case-insensitive); a job's or a batch's id (``job-…``, ``batch-…``) finds exactly
+    that job or that batch's jobs. On PostgreSQL one condition on the indexed text, so a
+    rare word is an index lookup; elsewhere one condition per field, the same matches."""
+    if value.startswith("job-"):
+        return Q(pk=value)
+    if value.startswith("batch-"):
+        return Q(batch_id=value)
     condition = Q(pk=value)
     if connections[Job.objects.db].vendor == "postgresql" and SEARCH_SEPARATOR not in value:
         return condition | Q(IContains(job_search_text(), value))

@@ -245,6 +245,11 @@ def test_search_looks_into_text_parameters(client: Client, owner: Any, settings:
     assert ids(client.get("/api/jobs?search=slides-final")) == [created["filename"]]
     job_id = created["event"]
     assert ids(client.get(f"/api/jobs?search={job_id}")) == [job_id]
+    # a batch's id finds its jobs, as the admin's search does (docs/admin.md)
+    batch = post(client, "/api/jobs/batch", {"batch_name": "b", "jobs": [{"job_type": "echo"}]})
+    assert batch.status_code == 201, batch.content
+    found = ids(client.get(f"/api/jobs?search={batch.json()['batch_id']}"))
+    assert found == batch.json()["job_ids"]
     # A match never spans two fields: "Lille" ends the event, no field holds "lillekeynote".
     Job.objects.filter(pk=created["session"]).update(parameters={"event": "Lille", "session": "K"})
     assert ids(client.get("/api/jobs?search=lillek")) == []
