@@ -26,6 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, Header, Query, Router, Schema, Status
+from pydantic import BeforeValidator
 
 from batches import selectors as batch_selectors
 from batches import services as batch_services
@@ -266,8 +267,17 @@ def _read_batch(request: HttpRequest, batch_id: str, level: access.Level = "read
 # --- jobs -----------------------------------------------------------------------------------
 
 
+def _status_spelling(value: Any) -> Any:
+    """The older system wrote "canceled" as well; its imports map it (legacy/convert.py),
+    and so do its clients' filters."""
+    return JobStatus.CANCELLED if value == "canceled" else value
+
+
+LegacyStatus = Annotated[JobStatus, BeforeValidator(_status_spelling)]
+
+
 class JobListParams(Schema):
-    status: JobStatus | None = None
+    status: LegacyStatus | None = None
     batch_id: Identifier | None = None
     user_id: Annotated[str, Field(max_length=150)] | None = Field(
         None, description="Jobs of this user (X-User-ID from an admin key means the same)."
@@ -361,7 +371,7 @@ def restart_job(
 
 
 class BatchListParams(Schema):
-    status: JobStatus | None = None
+    status: LegacyStatus | None = None
     archived: bool = Field(False, description="`true`: the archived batches instead.")
     user_id: Annotated[str, Field(max_length=150)] | None = None
     limit: int = Field(100, ge=1, le=MAX_LIMIT)

@@ -382,6 +382,10 @@ def test_list_jobs_filters_and_pages_like_the_old_service(client: Client, owner:
 
     failed = ok(client.get(BASE + "/jobs", {"status": "failed"}))
     assert [item["job_id"] for item in failed["jobs"]] == [loose[0].pk]
+    services.cancel(loose[1].pk)
+    for spelling in ("cancelled", "canceled"):  # the older system wrote both
+        cancelled = ok(client.get(BASE + "/jobs", {"status": spelling}))
+        assert [item["job_id"] for item in cancelled["jobs"]] == [loose[1].pk]
     assert failed["jobs"][0]["error"]["code"] == "VIDEO_DOWNLOAD_FAILED"
     in_batch = ok(client.get(BASE + "/jobs", {"batch_id": batch.batch.pk}))
     assert in_batch["total"] == 2
