@@ -129,6 +129,10 @@ def test_ten_thousand_jobs_in_one_request(client: Client) -> None:
     assert JobLog.objects.filter(job__batch_id=body["batch_id"]).count() == 10_000
     page = client.get(f"/api/batches/{body['batch_id']}/jobs?limit=1000&include_total=true").json()
     assert page["total"] == 10_000 and len(page["items"]) == 1000
+    # the jobs share their created_at; oldest first lists them as they were submitted
+    page = client.get(f"/api/batches/{body['batch_id']}/jobs?limit=1000&ordering=created_at")
+    messages = [item["parameters"]["message"] for item in page.json()["items"]]
+    assert messages == [f"m{i}" for i in range(1000)]
 
 
 def test_get_batch_counters_and_progress(client: Client, owner: Any) -> None:

@@ -99,6 +99,16 @@ def test_ids_are_prefixed_time_ordered_uuid7() -> None:
     assert (first.int >> 80) <= (second.int >> 80)  # millisecond timestamps never go back
 
 
+def test_ids_made_one_after_the_other_sort_in_that_order() -> None:
+    """Most of these share a millisecond: their random parts count on, so a batch's jobs
+    (which share their created_at) list in the order they were submitted."""
+    made = [uuid7() for _ in range(20_000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert {(u.version, u.variant) for u in made} == {(7, uuid.RFC_4122)}
+    job_ids = [new_job_id() for _ in range(2_000)]
+    assert job_ids == sorted(job_ids)
+
+
 def test_new_model_instances_get_their_portable_primary_keys() -> None:
     assert Job().pk.startswith("job-")
     assert Batch().pk.startswith("batch-")
