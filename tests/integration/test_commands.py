@@ -197,6 +197,22 @@ def test_jobs_file_from_a_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.django_db
+def test_jobs_file_with_a_byte_order_mark_and_bad_files(tmp_path: Path) -> None:
+    """Windows' editors and exports start UTF-8 files with a byte order mark, which the
+    file's first line refused as "not valid JSON"; a folder or a file that is not UTF-8
+    got "no such file" or a traceback."""
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(jobs_file({"job_type": "echo"}, {"job_type": "echo"}), encoding="utf-8-sig")
+    batch_id = submit("--batch", "b", "--jobs-file", str(path)).strip()
+    assert Batch.objects.get(pk=batch_id).total_jobs == 2
+    with pytest.raises(CommandError, match="a folder, not a file"):
+        submit("--batch", "c", "--jobs-file", str(tmp_path))
+    path.write_bytes(b'{"job_type": "echo", "job_name": "caf\xe9"}\n')
+    with pytest.raises(CommandError, match="not UTF-8 text"):
+        submit("--batch", "c", "--jobs-file", str(path))
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("lines", "problem"),
     [

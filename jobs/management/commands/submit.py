@@ -159,15 +159,23 @@ def read_source(name: str, stdin: TextIO) -> str:
     if name == "-":
         return stdin.read()
     path = Path(name)
+    if path.is_dir():
+        raise CommandError(f"{name}: a folder, not a file")
     if not path.is_file():
         raise CommandError(f"{name}: no such file")
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise CommandError(f"{name}: {exc.strerror}") from None
 
 
 def parse_jobs_file(text: str) -> tuple[list[dict[str, Any]], list[int]]:
-    """The jobs of a JSON-lines file and the line number of each (blank lines skipped)."""
+    """The jobs of a JSON-lines file and the line number of each (blank lines skipped). A
+    byte order mark at the start (Windows' editors and exports write one) is no text."""
     jobs, line_numbers = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if not line.strip():
             continue
         try:
