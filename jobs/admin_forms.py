@@ -179,6 +179,7 @@ class NewBatchForm(forms.Form):
     mode = forms.ChoiceField(choices=MODES, widget=forms.RadioSelect, initial="lines")
     parameter = forms.CharField(
         initial="source",
+        required=False,  # rows name their parameters; lines and files default to "source"
         help_text="For lines and files: the parameter each line (or the upload) goes into.",
     )
     lines = forms.CharField(widget=forms.Textarea(attrs={"rows": 6, "cols": 80}), required=False)
