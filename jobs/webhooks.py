@@ -4,13 +4,16 @@ When a job or a batch that carries ``webhook = {url, secret?}`` ends, a WebhookD
 is written in the same transaction as the final status, so a delivery is never lost and
 never sent for a change that rolled back. Workers deliver due rows (jobs/worker/webhooks.py):
 a JSON POST signed with HMAC-SHA256 of the body, retried with exponential backoff until the
-receiver answers 2xx or the attempts run out.
+receiver answers 2xx or the attempts run out. A delivery given up (attempts run out, or the
+address refused) is a warning in the worker's log and, for a job, a warning line in the job's
+log: the outbox row alone is seen by no one, so a broken receiver would go unnoticed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -24,6 +27,7 @@ from django.utils import timezone
 
 from batches.models import Batch
 from jobcenter import net
+from jobcenter.db import atomic
 from jobs.models import Job, WebhookDelivery
 
 logger = logging.getLogger("jobcenter.worker")
@@ -188,7 +192,9 @@ def deliver(delivery: WebhookDelivery) -> bool:
     except net.AddressNotAllowed as exc:
         _record_attempt(delivery, ok=False, error=str(exc), final=True)
         return False
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: a receiver answering garbage (BadStatusLine…) is not an OSError, and
+        # escaping here would end the worker's webhook thread.
         _record_attempt(delivery, ok=False, error=f"{type(exc).__name__}: {exc}")
         return False
     ok = 200 <= response.status < 300
@@ -199,17 +205,53 @@ def deliver(delivery: WebhookDelivery) -> bool:
 def _record_attempt(
     delivery: WebhookDelivery, *, ok: bool, error: str, final: bool = False
 ) -> None:
+    """Store one attempt's outcome. A compare-and-set on the attempts it started from, so
+    that a delivery sent twice (its worker outlived ``IN_FLIGHT_SECONDS``) is recorded, and
+    given up, once: one warning per delivery given up, never one per try."""
     now = timezone.now()
     attempts = delivery.attempts + 1
     fields: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
+    given_up = not ok and (final or attempts >= MAX_ATTEMPTS)
     if ok:
         fields.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=now)
-    elif final or attempts >= MAX_ATTEMPTS:
+    elif given_up:
         fields.update(status=WebhookDelivery.Status.FAILED)
-        logger.warning("webhook %s to %s failed for good: %s", delivery.pk, delivery.url, error)
     else:
         base = settings.JOBCENTER_WEBHOOK_RETRY_SECONDS
         delay = min(BACKOFF_MAX_SECONDS, base * 2 ** (attempts - 1))
         fields.update(next_attempt_at=now + timedelta(seconds=delay))
         logger.info("webhook %s to %s: %s; retry in %.0fs", delivery.pk, delivery.url, error, delay)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    with atomic():
+        recorded = WebhookDelivery.objects.filter(
+            pk=delivery.pk, status=WebhookDelivery.Status.PENDING, attempts=delivery.attempts
+        ).update(**fields)
+        if recorded and given_up and delivery.job_id is not None:
+            # In the transaction that locks the delivery row: deleting the job (which
+            # cascades to the delivery) cannot slip in between and leave a dangling line.
+            log_given_up(delivery.job_id, delivery.url, error, attempts, refused=final)
+    if recorded and given_up:
+        owner = f"job {delivery.job_id}" if delivery.job_id else f"batch {delivery.batch_id}"
+        logger.warning(
+            "webhook %s to %s for %s given up after %d attempt(s): %s",
+            delivery.pk,
+            delivery.url,
+            owner,
+            attempts,
+            error,
+        )
+
+
+def given_up_message(url: str, error: str, attempts: int, *, refused: bool) -> str:
+    if refused:
+        return f"Webhook to {url} failed: {error}; not sent, and not retried."
+    return f"Webhook to {url} failed: {error}; given up after {attempts} attempts."
+
+
+def log_given_up(job_id: str, url: str, error: str, attempts: int, *, refused: bool) -> None:
+    """The job's warning line for a webhook given up, written like every other job log line
+    (services.log). Imported here, not at the top: jobs.services imports this module."""
+    from jobs import services
+
+    services.log(
+        job_id, given_up_message(url, error[:500], attempts, refused=refused), level="warning"
+    )

@@ -9,6 +9,7 @@ import threading
 from django.db import DatabaseError, connections
 
 from jobs import webhooks
+from jobs.models import WebhookDelivery
 
 logger = logging.getLogger("jobcenter.worker")
 
@@ -27,7 +28,7 @@ class DeliveryThread(threading.Thread):
                 try:
                     due = webhooks.claim_due(limit=10)
                     for delivery in due:
-                        webhooks.deliver(delivery)
+                        self.deliver(delivery)
                     backoff = IDLE_SECONDS
                 except DatabaseError as exc:
                     logger.warning("webhook delivery: database unavailable (%s)", exc)
@@ -38,6 +39,18 @@ class DeliveryThread(threading.Thread):
                     self.stopping.wait(backoff)
         finally:
             connections.close_all()
+
+    @staticmethod
+    def deliver(delivery: WebhookDelivery) -> None:
+        """One delivery; a bug it hits is logged and costs that delivery only (it is tried
+        again when its claim runs out). Escaping, it would end this thread, and no later
+        webhook of this worker would be sent."""
+        try:
+            webhooks.deliver(delivery)
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("webhook %s to %s: delivery failed", delivery.pk, delivery.url)
 
     def stop(self) -> None:
         self.stopping.set()

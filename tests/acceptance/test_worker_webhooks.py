@@ -1,6 +1,6 @@
 """Webhooks delivered by running workers to a real HTTP receiver on 127.0.0.1: signed with
 HMAC-SHA256 of the exact body, retried with backoff, refused for private addresses unless
-the deployment allows them."""
+the deployment allows them, and a refusal written to the job's log and the worker's."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 
 from batches.services import create_batch
 from jobs import services
-from jobs.models import WebhookDelivery
+from jobs.models import JobLog, WebhookDelivery
 from tests.acceptance.workers import Workers, wait_for, wait_for_status
 
 pytestmark = pytest.mark.slow
@@ -176,7 +176,7 @@ def test_signed_job_and_batch_webhooks_and_retries(
 
 
 def test_private_address_refused_without_permission(workers: Workers, receiver: Receiver) -> None:
-    workers.start("--concurrency", "1")
+    worker = workers.start("--concurrency", "1")
     job_id = services.enqueue(
         "echo", {"message": "x"}, webhook={"url": receiver.url(), "secret": SECRET}
     ).pk
@@ -190,3 +190,14 @@ def test_private_address_refused_without_permission(workers: Workers, receiver: 
     assert delivery.attempts == 1
     time.sleep(0.5)
     assert receiver.requests == []
+    # Refused is not silent: one warning in the job's log (API, admin) and in the worker's.
+    [line] = JobLog.objects.filter(job_id=job_id, message__startswith="Webhook")
+    assert line.level == "warning"
+    assert line.message.startswith(f"Webhook to {receiver.url()} failed: ")
+    assert "non-public" in line.message
+    warnings = [
+        text
+        for text in worker.output().splitlines()
+        if " WARNING " in text and "webhook" in text and job_id in text
+    ]
+    assert len(warnings) == 1 and receiver.url() in warnings[0], worker.describe()
