@@ -316,7 +316,7 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
     for index, item in enumerate(items):
         if isinstance(item, Line) and item.text[:1] in _SEQUENCE_FIRST:
             match = _SEQUENCE_MARKER.match(item.text)
-            if match:
+            if match and (item.text[0] != "[" or _starts_an_entry(item.text)):
                 marker = markers[index] = match.group().rsplit(None, 1)[0]
                 lines.append((index, item, _marker_shape(marker)))
     links: dict[int, tuple[int, set[str]]] = {}
@@ -356,6 +356,14 @@ def _sequenced(items: list[Item]) -> dict[int, str]:
 
 
 _ITEM_ENDS = (*_CLAUSE_ENDS, ",")
+_ENTRY_START = re.compile(r"[A-Z0-9\u00c0-\u00de\"\u201c\u201e\u00ab]")
+
+
+def _starts_an_entry(text: str) -> bool:
+    """Whether a line after a reference's "[n]" starts an entry: its first words hold a
+    capital, a digit or a quote (authors, "van der Berg", a title, a year); a sentence that
+    goes on after a citation ("[13] extended the idea") holds none so soon."""
+    return _ENTRY_START.search(" ".join(text.split(None, 4)[1:4])) is not None
 
 
 def _ends_like_an_item(text: str) -> bool:
@@ -485,9 +493,10 @@ def _ended_early(
     next word did not fit; two words leave room for the estimate of their width.
 
     Fit before what: where the line ``above`` it (in its region) ends if that one goes
-    on (a line that wraps shows where the text wraps), else where ``line`` ends if it
-    goes on, else where the paragraph's lines so far (``lines``) end at the furthest,
-    else (a paragraph's first line) where the lines of its region do. Not the page's widest line: a
+    on (a line that wraps shows where the text wraps); else where the paragraph's two
+    lines before it (``lines`` is the paragraph so far) end at the furthest; else, for a
+    paragraph's first line, where ``line`` ends if that one goes on, else where the lines
+    of its region do. Not the page's widest line: a
     running head or an abstract across two columns, a web page's navigation over its
     text reach further than a column's lines; beside a figure the text wraps around, or
     in a note set narrower than the text, the lines end short of their region's edge."""
@@ -495,12 +504,12 @@ def _ended_early(
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
         return False
-    wrapped = (other for other in (above, line) if other and not trails_off(other.text))
-    measure = next(wrapped, None)
-    if measure is not None:
-        right = measure.x1
+    if above is not None and not trails_off(above.text):
+        right = above.x1
     elif len(lines) > 1:
-        right = max(other.x1 for other in lines[:-1])
+        right = max(other.x1 for other in lines[-3:-1])
+    elif not trails_off(line.text):
+        right = line.x1
     else:
         right = margins.get(previous.region, (0.0, previous.x1))[1]
     return _fits_after(previous, line, right, 2)

@@ -779,3 +779,31 @@ def test_lines_beside_a_figure_do_not_end_early() -> None:
         _spanning("and then we went home.", 50, 170, 136),
     ]
     assert _markdown_of([page]) == [" ".join(line.text for line in page)]
+
+
+def test_lines_beside_a_figure_that_end_sentences_do_not_end_early() -> None:
+    """From a third exploratory run: the last lines beside a figure both ended sentences,
+    and the first line below it, across the full width, was taken as the measure."""
+    page = [
+        _spanning("The market opens at four in the morning, long before the", 50, 400, 100),
+        _spanning("sun rises. By six it is busy, and gulls circle the", 50, 255, 112),
+        _spanning("stalls. The fishmongers shout. Dogs bark.", 50, 250, 124),
+        _spanning("Old men argue about the weather. Nobody listens.", 50, 245, 136),
+        _spanning("The cafe opens at seven and its owner puts out the chairs", 50, 400, 148),
+        _spanning("for the first guests.", 50, 150, 160),
+    ]
+    assert _markdown_of([page]) == [" ".join(line.text for line in page)]
+
+
+def test_sentences_that_start_with_a_citation_are_no_reference_list() -> None:
+    """From the exploratory runs: lines that happen to start with "[12] was", "[13]
+    extended", "[14] then" count on like a reference list's entries; an entry's first
+    words hold a capital, a digit or a quote (authors, a title, a year), these none."""
+    page = [
+        _spanning("Early systems relied on hand-written rules for finding the", 50, 430, 100),
+        _spanning("columns. Later systems learned the rules from the data.", 50, 425, 112),
+        _spanning("[12] was among the first to do so and used a decision tree.", 50, 428, 124),
+        _spanning("[13] extended the idea to tables, and reported large gains.", 50, 426, 136),
+        _spanning("[14] then showed that the same features work for reading.", 50, 424, 148),
+    ]
+    assert _markdown_of([page]) == [" ".join(line.text for line in page).replace("[", "\\[")]
