@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from jobcenter.db import atomic, lock_rows
 from jobs.models import Job, JobLog, JobTypeSetting, Worker, default_progress
+from jobs.selectors import paused_types
 from jobs.services import ChangeRecorder, error_dict, released_fields
 from jobs.states import JobStatus
 from processors.registry import get_registry, limits
@@ -103,10 +104,6 @@ def type_limits(job_types: Iterable[str]) -> dict[str, int]:
     for job_type, limit in overrides.values_list("job_type", "concurrency"):
         result[job_type] = limit
     return result
-
-
-def paused_types() -> set[str]:
-    return set(JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True))
 
 
 def claimable(

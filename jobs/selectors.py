@@ -55,8 +55,13 @@ def due_pending_jobs() -> QuerySet[Job]:
     jobs = Job.objects.filter(due, status=JobStatus.PENDING).filter(
         Q(batch__isnull=True) | Q(batch__is_active=True, batch__archived=False)
     )
-    paused = JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True)
-    return jobs.exclude(job_type__in=sorted(paused))
+    return jobs.exclude(job_type__in=sorted(paused_types()))
+
+
+def paused_types() -> set[str]:
+    """The job types an operator paused (the claim, the hand-back of jobs claimed ahead
+    and the oldest pending job leave their jobs out)."""
+    return set(JobTypeSetting.objects.filter(paused=True).values_list("job_type", flat=True))
 
 
 def job_logs(job_id: str) -> QuerySet[JobLog]:
