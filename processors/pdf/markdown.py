@@ -496,10 +496,10 @@ def _ended_early(
     on (a line that wraps shows where the text wraps); else where the paragraph's two
     lines before it (``lines`` is the paragraph so far) end at the furthest; else, for a
     paragraph's first line, where ``line`` ends if that one goes on, else where the lines
-    of its region do. Not the page's widest line: a
-    running head or an abstract across two columns, a web page's navigation over its
-    text reach further than a column's lines; beside a figure the text wraps around, or
-    in a note set narrower than the text, the lines end short of their region's edge."""
+    of its region do. Not the page's widest line: a running head or an abstract across
+    two columns, a web page's navigation over its text reach further than a column's
+    lines; beside a figure the text wraps around, or in a note set narrower than the
+    text, the lines end short of their region's edge."""
     if previous is None or not trails_off(previous.text):
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
