@@ -15,6 +15,16 @@ _last = (0, 0)
 """The millisecond and the random part of the last id made in this process."""
 
 
+def _forget_last() -> None:
+    """A forked process starts from fresh random bits: counting on from its parent's last
+    id, the two could make the same id within one millisecond."""
+    global _last
+    _last = (0, 0)
+
+
+os.register_at_fork(after_in_child=_forget_last)
+
+
 def uuid7() -> uuid.UUID:
     """A UUIDv7 (RFC 9562): 48-bit millisecond timestamp then random bits, so new rows
     append to the end of the primary-key index instead of landing at random pages.

@@ -6,6 +6,7 @@ rely on: a change to it must be deliberate, so it is pinned here in full.
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ import pytest
 from django.utils import timezone
 
 from batches.models import Batch
+from jobcenter import ids
 from jobcenter.ids import new_batch_id, new_job_id, uuid7
 from jobs.models import Job
 from jobs.states import FINISHED, TRANSITIONS, UNFINISHED, JobStatus, transition
@@ -107,6 +109,23 @@ def test_ids_made_one_after_the_other_sort_in_that_order() -> None:
     assert {(u.version, u.variant) for u in made} == {(7, uuid.RFC_4122)}
     job_ids = [new_job_id() for _ in range(2_000)]
     assert job_ids == sorted(job_ids)
+
+
+def test_a_forked_process_does_not_count_on_from_its_parents_last_id() -> None:
+    """Both would count on from the same id in the same millisecond, and could make the
+    same id; the child starts from fresh random bits."""
+    uuid7()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: reports the state it starts from
+        os.close(reader)
+        os.write(writer, repr(ids._last).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        started_from = pipe.read()
+    os.waitpid(pid, 0)
+    assert ids._last != (0, 0) and started_from == "(0, 0)"
 
 
 def test_new_model_instances_get_their_portable_primary_keys() -> None:
