@@ -481,8 +481,15 @@ def release_holds(worker_id: str, job_ids: Sequence[str]) -> int:
     claimed again at once."""
     if not job_ids:
         return 0
-    held = Job.objects.filter(pk__in=list(job_ids), worker_id=worker_id)
-    return held.exclude(status=PROCESSING).update(worker_id=None, lease_expires_at=None)
+    held = Job.objects.filter(pk__in=list(job_ids), worker_id=worker_id).exclude(status=PROCESSING)
+    released = list(held.values_list("pk", flat=True))
+    if not released:
+        return 0
+    with atomic():
+        count = held.filter(pk__in=released).update(worker_id=None, lease_expires_at=None)
+        # the operator's change has its line; this one says when the attempt really ended
+        save_logs([(pk, "info", f"Worker {worker_id} stopped the attempt.") for pk in released])
+    return count
 
 
 def reap_expired_leases(max_reaped: int = 500) -> tuple[list[str], list[str]]:

@@ -237,6 +237,12 @@ def test_jobs_file_with_a_byte_order_mark_and_bad_files(tmp_path: Path) -> None:
         ),
         ([{"job_type": "echo"}, "", "{oops"], "line 3: not valid JSON"),
         ([{"job_type": "echo"}, "[1]"], "line 2: expected a JSON object"),
+        (  # every line that is no JSON object, not only the first
+            ["{oops", {"job_type": "echo"}, "[1]", "{no"],
+            "line 1: not valid JSON: Expecting property name enclosed in double quotes\n"
+            "line 3: expected a JSON object\n"
+            "line 4: not valid JSON",
+        ),
         (["", "  "], "holds no jobs"),
     ],
 )

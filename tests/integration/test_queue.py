@@ -529,6 +529,12 @@ class TestFinishing:
         assert claim("w2", limit=5) == [expired]  # its worker is gone: the lease ran out
         assert queue.release_holds("w2", [running, restarted]) == 0  # not w2's to release
         assert queue.release_holds("w1", [running, restarted]) == 2
+        # the operator's line came first; this one says when the attempt really ended
+        for job_id in (running, restarted):
+            assert JobLog.objects.filter(job_id=job_id).last().message == (
+                "Worker w1 stopped the attempt."
+            )
+        assert not JobLog.objects.filter(message__startswith="Worker w2 stopped").exists()
         assert sorted(claim("w2", limit=5)) == sorted([running, restarted])
 
     def test_a_held_job_takes_its_types_slot(self) -> None:

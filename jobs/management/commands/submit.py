@@ -174,18 +174,22 @@ def read_source(name: str, stdin: TextIO) -> str:
 def parse_jobs_file(text: str) -> tuple[list[dict[str, Any]], list[int]]:
     """The jobs of a JSON-lines file and the line number of each (blank lines skipped). A
     byte order mark at the start (Windows' editors and exports write one) is no text."""
-    jobs, line_numbers = [], []
+    jobs, line_numbers, problems = [], [], []
     for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise CommandError(f"line {number}: not valid JSON: {exc.msg}") from None
+            problems.append(f"line {number}: not valid JSON: {exc.msg}")
+            continue
         if not isinstance(item, dict):
-            raise CommandError(f"line {number}: expected a JSON object")
+            problems.append(f"line {number}: expected a JSON object")
+            continue
         jobs.append(item)
         line_numbers.append(number)
+    if problems:  # every line to fix at once, not one per run
+        raise CommandError("\n".join(problems))
     if not jobs:
         raise CommandError("the jobs file holds no jobs")
     return jobs, line_numbers
