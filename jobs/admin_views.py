@@ -86,9 +86,9 @@ def oldest_pending(pending_types: list[str]) -> dict[str, Any] | None:
     """The oldest pending job that is due (not scheduled for later): per type with pending
     jobs, the first entry of the index (status, job_type, created_at); a MIN over all
     pending jobs would read every one of them."""
+    due = due_pending_jobs()  # one look-up of the paused types, not one per type
     candidates = [
-        due_pending_jobs()
-        .filter(job_type=job_type)
+        due.filter(job_type=job_type)
         .order_by("created_at")
         .values("job_id", "job_type", "job_name", "created_at")
         .first()
