@@ -54,6 +54,16 @@ class PdfiumPages:
 
     def __init__(self, path: str | Path, password: str | None = None) -> None:
         self.document = pdfium.PdfDocument(str(path), password=password)
+        self._text: Any = None
+        self._text_units = 0
+
+    def _text_buffer(self, units: int) -> Any:
+        """A buffer for ``units`` UTF-16 units, kept for the next page: a buffer of a new
+        size is an array type of a new size for ctypes, whose making cost 2 % of a page."""
+        if units > self._text_units:
+            self._text_units = max(units, 2 * self._text_units, 4096)
+            self._text = (ctypes.c_ushort * self._text_units)()
+        return self._text
 
     def __len__(self) -> int:
         return len(self.document)
@@ -127,11 +137,11 @@ class PdfiumPages:
         count = pdfium_c.FPDFText_CountChars(raw)
         if count <= 0:
             return []
-        buffer = ctypes.create_string_buffer(2 * (count + 1))
-        written = pdfium_c.FPDFText_GetText(
-            raw, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort))
+        buffer = self._text_buffer(count + 1)
+        written = pdfium_c.FPDFText_GetText(raw, 0, count, buffer)
+        text = ctypes.string_at(buffer, 2 * max(written - 1, 0)).decode(
+            "utf-16-le", errors="replace"
         )
-        text = buffer.raw[: 2 * max(written - 1, 0)].decode("utf-16-le", errors="replace")
         if len(text) != count:  # characters outside the BMP: indexes no longer match
             return self._lines_by_box(raw, height)
         helper = native.pdfium()

@@ -126,10 +126,11 @@ class PageText:
     or minus its distance from the bottom."""
     sizes: dict[float, int]
     """Characters per rounded text size, over all lines."""
-    items: list[tuple[Any, ...] | Table]
+    items: list[tuple[Any, ...] | Table] | None
     """The items in reading order (lines as tuples, which cost next to nothing to send),
     to paragraph the page again when a header or footer is removed from the middle of a
-    paragraph."""
+    paragraph. None where that cannot happen (``_alone_at_the_ends``): they were half of
+    what a page sent to the job's process."""
 
 
 def page_text(layout: PageLayout) -> PageText:
@@ -149,7 +150,18 @@ def page_text(layout: PageLayout) -> PageText:
             place = item.top if item.bottom <= band else item.bottom - layout.height
             edges.append((index, _key(item.text), size, len(item.text), numbers, place))
     paragraphs = _paragraphs(layout.items, layout.source, _body_size(sizes))
-    return PageText(layout.source, paragraphs, edges, sizes, items)
+    kept = None if _alone_at_the_ends(edges, paragraphs) else items
+    return PageText(layout.source, paragraphs, edges, sizes, kept)
+
+
+def _alone_at_the_ends(edges: list[tuple[Any, ...]], paragraphs: list[Paragraph]) -> bool:
+    """Whether every line near an edge is a paragraph of its own, the page's first or
+    last: whichever of them turn out to be headers or footers, ``remove_furniture`` only
+    leaves out paragraphs and never paragraphs the page again."""
+    if not paragraphs:
+        return not edges
+    ends = {(paragraphs[0].first, paragraphs[0].last), (paragraphs[-1].first, paragraphs[-1].last)}
+    return all((index, index) in ends for index, *_ in edges)
 
 
 def _rounded(size: float) -> float:
@@ -764,6 +776,8 @@ def remove_furniture(page: PageText, furniture: Furniture) -> PageText:
         last -= 1
     if removed == len(drop):  # every removed line was in a paragraph at the start or end
         return PageText(page.source, paragraphs[first:last], edges, sizes, page.items)
+    if page.items is None:  # cannot be: page_text keeps them wherever this is reached
+        raise ValueError("a page's items are needed to paragraph it again")
     items = [item for index, item in enumerate(page.items) if index not in drop]
     lines = [item if isinstance(item, Table) else Line(*item) for item in items]
     edges = []  # their indexes changed; they served this decision and are not used again

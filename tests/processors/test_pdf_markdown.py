@@ -77,6 +77,41 @@ def test_a_header_read_between_two_parts_of_a_paragraph_is_taken_out_of_it() -> 
     assert found[0] == "The first part of the red sentence that continues in its red part."
 
 
+def test_a_page_whose_header_and_footer_stand_alone_sends_no_lines() -> None:
+    """Its lines are half of what a page sends to the job's process, and only needed to
+    paragraph the page again: not where the lines near the edges are the first and last
+    paragraphs on their own, whichever of them turn out to be furniture."""
+    pages = [
+        [
+            _line("Annual report 2026", 30, 0),
+            _line(f"Body text of the {word} page, one sentence.", 400, 0),
+            _line(f"Page {number}", 820, 0),
+        ]
+        for number, word in enumerate(("red", "green", "blue"), 1)
+    ]
+    texts = [page_text(PageLayout(595, HEIGHT, lines)) for lines in pages]
+    assert [text.items for text in texts] == [None, None, None]
+    assert _markdown_without_furniture(pages) == _markdown_of([page[1:2] for page in pages])
+
+
+def test_a_line_near_the_edge_after_the_first_paragraph_keeps_the_lines() -> None:
+    """A running head under a title that changes: only the second paragraph goes, and the
+    page is paragraphed again without it (the title and the body may then join)."""
+    pages = [
+        [
+            _line(f"Title of the {word} page", 30, 0),
+            _line("Running head", 52, 1),
+            _line(f"Body text of the {word} page, one sentence.", 400, 0),
+        ]
+        for word in ("red", "green", "blue")
+    ]
+    texts = [page_text(PageLayout(595, HEIGHT, lines)) for lines in pages]
+    assert all(text.items is not None for text in texts)
+    assert _markdown_without_furniture(pages) == _markdown_of(
+        [[page[0], page[2]] for page in pages]
+    )
+
+
 def _page(*lines: Line, source: str = "native") -> PageText:
     return page_text(PageLayout(595, HEIGHT, list(lines), source))
 

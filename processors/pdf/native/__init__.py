@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pypdfium2.raw as pdfium_c
 
@@ -106,7 +107,7 @@ class PdfiumHelper:
         self.capacity = runs
         self.values = (ctypes.c_double * (runs * RUN_VALUES))()
 
-    def runs(self, textpage: object, text: ctypes.Array[ctypes.c_char], count: int) -> list[float]:
+    def runs(self, textpage: object, text: ctypes.Array[Any], count: int) -> list[float]:
         """The text page's runs as one flat list, ``RUN_VALUES`` numbers a run; ``text``
         holds the page's ``count`` characters as UTF-16."""
         page = ctypes.cast(textpage, ctypes.c_void_p)
