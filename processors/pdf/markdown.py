@@ -502,7 +502,9 @@ def _ended_early(
     reference list's one-line entries, dialogue, text printed from the web): the line
     before ``line``, flush with it, ended a sentence (``trails_off``) where ``line``'s
     first two words would have fit after it. A paragraph's other lines end where the
-    next word did not fit; two words leave room for the estimate of their width.
+    next word did not fit; two words leave room for the estimate of their width. A line
+    that goes on in lower case goes on with the sentence: the full stop before it was an
+    abbreviation's ("Acme Corp." + "and its subsidiaries", "z. B." + "die Stadt").
 
     Fit before what: where the line ``above`` it (in its region) ends if that one goes
     on (a line that wraps shows where the text wraps); else where the paragraph's two
@@ -512,7 +514,7 @@ def _ended_early(
     two columns, a web page's navigation over its text reach further than a column's
     lines; beside a figure the text wraps around, or in a note set narrower than the
     text, the lines end short of their region's edge."""
-    if previous is None or not trails_off(previous.text):
+    if previous is None or not trails_off(previous.text) or line.text[:1].islower():
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
         return False

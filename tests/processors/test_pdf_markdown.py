@@ -721,14 +721,16 @@ def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
     printed from the web) ran into one another. A paragraph's last line ended a sentence
     or broke off ("—") where the next line's first two words would have fit; a line in
     mid-paragraph ends where they would not, even where a sentence ends there, and lines
-    that do not start flush (a centred title) are not asked."""
+    that do not start flush (a centred title) are not asked. A line that goes on in lower
+    case goes on with the sentence ("Acme Corp." was an abbreviation)."""
     page = [
         _spanning("The committee met on Monday and agreed on the whole plan.", 50, 395, 100),
         _spanning("It was adopted by all members present, with one abstention.", 50, 380, 112),
         _spanning("The vote was taken at noon.", 50, 200, 124),
         _spanning("Everyone went home after the meeting had ended, and the", 50, 390, 136),
         _spanning("chair, who had hesitated \u2014", 50, 180, 148),
-        _spanning("then she signed the minutes.", 50, 210, 160),
+        _spanning("Then she signed the minutes of Acme Corp.", 50, 290, 160),
+        _spanning("and its subsidiaries.", 50, 160, 172),
     ]
     title = [
         _spanning("A Study of Layout.", 150, 300, 100),
@@ -736,7 +738,7 @@ def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
     ]
     assert _markdown_of([page, title]) == [
         f"{page[0].text} {page[1].text} {page[2].text}\n\n{page[3].text} {page[4].text}\n\n"
-        f"{page[5].text}",
+        f"{page[5].text} {page[6].text}",
         "A Study of Layout. And of Reading Order",
     ]
 
