@@ -489,6 +489,15 @@ def _after_item(
     )
 
 
+_BEFORE_A_NAME_OR_NUMBER = frozenset(
+    {"dr.", "prof.", "mr.", "mrs.", "ms.", "hr.", "fr.", "hrn.", "nr.", "art.", "abs.", "vgl.",
+     "cf.", "ca.", "bzw.", "z.", "e.g.", "i.e.", "vs.", "fig.", "abb.", "tab.", "kap.", "bd.",
+     "gem.", "ziff.", "lit.", "dipl.-ing."}
+)  # fmt: skip
+"""Abbreviations that stand before a name, a number or a word ("Dr." + "Müller", "Art." +
+"3", "z." + "B."), and so end no sentence at a line's end ("Corp." or "etc." may)."""
+
+
 def _ended_early(
     previous: Line | None,
     line: Line,
@@ -504,7 +513,8 @@ def _ended_early(
     first two words would have fit after it. A paragraph's other lines end where the
     next word did not fit; two words leave room for the estimate of their width. A line
     that goes on in lower case goes on with the sentence: the full stop before it was an
-    abbreviation's ("Acme Corp." + "and its subsidiaries", "z. B." + "die Stadt").
+    abbreviation's ("Acme Corp." + "and its subsidiaries", "z. B." + "die Stadt"), as it
+    is before a capital after a title or the like (``_BEFORE_A_NAME_OR_NUMBER``).
 
     Fit before what: where the line ``above`` it (in its region) ends if that one goes
     on (a line that wraps shows where the text wraps); else where the paragraph's two
@@ -515,6 +525,8 @@ def _ended_early(
     lines; beside a figure the text wraps around, or in a note set narrower than the
     text, the lines end short of their region's edge."""
     if previous is None or not trails_off(previous.text) or line.text[:1].islower():
+        return False
+    if previous.text.rsplit(" ", 1)[-1].lower() in _BEFORE_A_NAME_OR_NUMBER:
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
         return False

@@ -743,6 +743,20 @@ def test_a_line_that_ends_a_sentence_early_ends_its_paragraph() -> None:
     ]
 
 
+def test_a_title_or_reference_at_a_lines_end_ends_no_sentence() -> None:
+    """ "Dr." before the name on the next line, "Art." before its number: the full stop is
+    an abbreviation's, and the paragraph goes on, where a sentence's end would cut it (the
+    next line's first words would fit after both)."""
+    texts = [
+        "Die Sitzung leitete, wie vorgesehen, Frau Dr.",
+        "Müller. Das Protokoll folgt Art.",
+        "3 der Geschäftsordnung und wurde nach kurzer Aussprache einstimmig angenommen.",
+        "Die nächste Sitzung findet im Mai statt.",
+    ]
+    page = [_spanning(text, 50, 50 + 5.2 * len(text), 100 + 12 * n) for n, text in enumerate(texts)]
+    assert _markdown_of([page])[0] == " ".join(texts)
+
+
 def test_text_flush_with_a_lists_markers_after_its_last_item_is_no_part_of_it() -> None:
     """A list set without space after it: the next paragraph, flush with the markers, ran
     into the last item. An item that wraps back under its marker stays whole."""
