@@ -246,6 +246,7 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _ended_early(previous, line, lines, above, margins)
             )
             or (kind != "p" and _after_item(previous, line, lines, items, above, margins))
+            or (kind == "p" and _after_caption(previous, lines))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -486,6 +487,25 @@ def _after_item(
         return ends_sentence(previous.text) and _broken_early(previous, line, items)
     return line.x0 <= lines[0].x0 + 0.3 * size and _ended_early(
         previous, line, lines, above, margins, flush=False
+    )
+
+
+_CAPTION = re.compile(
+    r"^(?:Figure|FIGURE|Fig\.|Table|TABLE|Tab\.|Listing|Abbildung|ABBILDUNG|Abb\.|Tabelle"
+    r"|TABELLE)\s*[A-Z]?\d{1,3}(?:[.-]\d{1,3})*\s*[.:\u2013\u2014]\s"
+)
+"""A caption's label: "Figure 3:", "Fig. 2.", "Table A1 \u2013", "Abbildung 4:"; not "Table 3
+shows", a sentence about it."""
+
+
+def _after_caption(previous: Line | None, lines: list[Line]) -> bool:
+    """A caption ends with its last sentence: set at the body's size with no space before
+    the text under it (a figure's caption above the next paragraph, a table's above its
+    note), it ran into that text, whose first sentence then read as the caption's."""
+    return (
+        previous is not None
+        and trails_off(previous.text)
+        and _CAPTION.match(lines[0].text) is not None
     )
 
 

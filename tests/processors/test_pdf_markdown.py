@@ -757,6 +757,24 @@ def test_a_title_or_reference_at_a_lines_end_ends_no_sentence() -> None:
     assert _markdown_of([page])[0] == " ".join(texts)
 
 
+def test_a_caption_at_the_bodys_size_ends_with_its_last_sentence() -> None:
+    """From an exploratory run: a figure's caption set at the body's size, with the next
+    paragraph right under it, ran into it where its last line was full. A sentence that
+    starts with "Table 3" is no caption, and a caption's lines that go on stay together."""
+    page = [
+        _spanning("Figure 3: The services of the system and the data that flows", 50, 390, 100),
+        _spanning("between them, with the database at the centre of it all.", 50, 392, 112),
+        _spanning("The worker claims jobs from the database and runs them in a", 50, 395, 124),
+        _spanning("child process of its own, and the times it took are measured.", 50, 395, 136),
+        _spanning("Table 3 shows that the claim takes a millisecond or less, on", 50, 390, 148),
+        _spanning("every database we measured.", 50, 190, 160),
+    ]
+    assert _markdown_of([page])[0].split("\n\n") == [
+        f"{page[0].text} {page[1].text}",
+        " ".join(line.text for line in page[2:]),
+    ]
+
+
 def test_text_flush_with_a_lists_markers_after_its_last_item_is_no_part_of_it() -> None:
     """A list set without space after it: the next paragraph, flush with the markers, ran
     into the last item. An item that wraps back under its marker stays whole."""
