@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from ninja import Field, FilterSchema, Schema
-from pydantic import AfterValidator, field_validator
+from pydantic import AfterValidator, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from jobs.models import Job
 from jobs.schemas import (
@@ -18,7 +19,6 @@ from jobs.schemas import (
     JobSpecIn,
     Page,
     PageParams,
-    ShortText,
     WebhookOut,
     _no_nul,
     _split_commas,
@@ -29,10 +29,33 @@ from jobs.states import JobStatus
 from jobs.validation import AccessControl, WebhookTarget
 
 
+def _not_blank(value: str) -> str:
+    """A batch is found again by its name (admin, lists, ``submit --batch``): an empty or
+    whitespace-only one cannot be told from no name, so it is refused like a missing one
+    rather than stored."""
+    if not value.strip():
+        raise PydanticCustomError(
+            "blank_batch_name", "must not be empty or only whitespace: give the batch a name"
+        )
+    return value
+
+
+BatchName = Annotated[
+    str,
+    Field(
+        max_length=255,
+        # the schema says what _not_blank checks (for client generators and Schemathesis)
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    ),
+    AfterValidator(_no_nul),
+    AfterValidator(_not_blank),
+]
+
+
 class BatchCreateIn(InputSchema):
     """``POST /api/jobs/batch``: all jobs are created, or none."""
 
-    batch_name: ShortText
+    batch_name: BatchName
     jobs: list[JobSpecIn] = Field(..., min_length=1, max_length=settings.JOBCENTER_MAX_BATCH_SIZE)
     webhook: WebhookTarget | None = Field(None, description="Called when the batch ends.")
     access_control: AccessControl | None = None
@@ -93,7 +116,9 @@ class BatchPageParams(PageParams):
 class BatchFilter(FilterSchema):
     status: list[JobStatus] | None = Field(None, description="One or several statuses.")
     is_active: bool | None = None
-    isActive: bool | None = Field(None, description="Same as is_active.")  # noqa: N815
+    isActive: bool | None = Field(  # noqa: N815
+        None, description="Same as is_active (given both, they must agree: else 422)."
+    )
     archived: bool | None = None
     job_type: list[Identifier] | None = Field(
         None, description="Batches holding jobs of these types."
@@ -103,6 +128,22 @@ class BatchFilter(FilterSchema):
     )
 
     _split = field_validator("status", "job_type", mode="before")(_split_commas)
+
+    @field_validator("isActive")
+    @classmethod
+    def _same_as_is_active(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        """Both spellings given with different values would filter on both and list nothing,
+        which reads as "no such batches"; which one was meant cannot be told, so neither is
+        guessed. Agreeing values (a client that sends both out of caution) are fine."""
+        other = info.data.get("is_active")  # declared first, so already validated here
+        if value is not None and other is not None and value != other:
+            raise PydanticCustomError(
+                "conflicting_parameters",
+                "isActive={value} contradicts is_active={other}: they are one filter in two "
+                "spellings (isActive is the older one); give one of them, or the same value",
+                {"value": str(value).lower(), "other": str(other).lower()},
+            )
+        return value
 
     def filter_status(self, value: list[str] | None) -> Q:
         return Q(status__in=value) if value else Q()

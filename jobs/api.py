@@ -322,21 +322,34 @@ def job_body(job: Job) -> dict[str, Any]:
     return rendered(JobOut.from_orm(job))
 
 
-@router.post("", response={201: JobOut, **errors(WRITE_ERRORS)})
+@router.post(
+    "",
+    response={201: JobOut, 200: JobOut, **errors(WRITE_ERRORS)},
+    openapi_extra={
+        "responses": {
+            201: {"description": "The job was created."},
+            200: {
+                "description": "An unfinished job of yours already holds the `unique_key`: "
+                "that job, unchanged; nothing was created."
+            },
+        }
+    },
+)
 def create_job(
     request: HttpRequest,
     payload: JobCreateIn,
     idempotency_key: IdempotencyKey = None,
 ) -> JsonResponse:
     """Submit one job. `parameters` are validated for the `job_type` (see the request schema,
-    one variant per type, or GET /api/job-types)."""
+    one variant per type, or GET /api/job-types). 201: created; 200: the unfinished job that
+    already holds the `unique_key` (yours), unchanged."""
     user = request.auth  # type: ignore[attr-defined]
 
     def create() -> tuple[int, dict[str, Any]]:
         if payload.batch_id is not None:
             access.get_batch(user, payload.batch_id, "write")
         access.check_uploads(user, [("", payload.parameters)])
-        job = services.enqueue(
+        enqueued = services.enqueue_job(
             **payload.spec_dict(),
             batch=payload.batch_id,
             user=user,
@@ -344,7 +357,8 @@ def create_job(
                 payload.access_control.model_dump() if payload.access_control else None
             ),
         )
-        return 201, job_body(access.get_job(user, job.pk))
+        status = 201 if enqueued.created else 200
+        return status, job_body(access.get_job(user, enqueued.job.pk))
 
     return idempotent(request, idempotency_key, payload.model_dump(mode="json"), create)
 
@@ -735,11 +749,26 @@ def guard_upload(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResp
     return guarded
 
 
+def refuse_several_files(request: HttpRequest) -> None:
+    """Ninja hands the operation only the last of several ``file`` parts: the others would
+    be dropped without a word, and the caller would get one reference for several files.
+    Refused before anything is stored (the parts read so far are Django's temporary files,
+    removed with the request)."""
+    count = len(request.FILES.getlist("file"))
+    if count > 1:
+        raise ValidationError(
+            f"One file per upload: the request has {count} 'file' parts. Upload each file "
+            "with a request of its own (each gets its own reference); nothing was stored.",
+            details=[{"field": "file", "message": f"one file per upload; got {count}"}],
+        )
+
+
 @files_router.post("", response={201: UploadOut, **errors(WRITE_ERRORS)})
 @decorate_view(guard_upload)
 def upload_file(request: HttpRequest, file: File[UploadedFile]) -> Status[dict[str, Any]]:
-    """Upload an input file (multipart field `file`); use the returned `upload:<id>`
+    """Upload an input file (multipart field `file`, once); use the returned `upload:<id>`
     reference as a parameter value (e.g. a pdf job's `source`)."""
+    refuse_several_files(request)
     limit = int(settings.JOBCENTER_MAX_UPLOAD_BYTES)
     if file.size is not None and file.size > limit:
         raise upload_too_large(limit)

@@ -91,6 +91,16 @@ def job_fields(spec: JobSpec, *, field_prefix: str = "") -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Enqueued:
+    """What ``enqueue_job`` did: ``created`` is False when ``job`` is the unfinished job that
+    already held the unique_key (returned as it is), so that a caller can tell a new job from
+    a repeat (the API answers 201 for one, 200 for the other)."""
+
+    job: Job
+    created: bool
+
+
 def enqueue(
     job_type: str,
     parameters: dict[str, Any] | None = None,
@@ -105,9 +115,41 @@ def enqueue(
     unique_key: str | None = None,
     max_attempts: int | None = None,
 ) -> Job:
+    """``enqueue_job`` for the callers that only need the job (admin, legacy routes,
+    ``manage.py submit``): the new one, or the unfinished one holding ``unique_key``."""
+    return enqueue_job(
+        job_type,
+        parameters,
+        job_name=job_name,
+        batch=batch,
+        priority=priority,
+        run_after=run_after,
+        user=user,
+        access_control=access_control,
+        webhook=webhook,
+        unique_key=unique_key,
+        max_attempts=max_attempts,
+    ).job
+
+
+def enqueue_job(
+    job_type: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    job_name: str = "",
+    batch: Batch | str | None = None,
+    priority: int = 0,
+    run_after: datetime | None = None,
+    user: AbstractBaseUser | None = None,
+    access_control: dict[str, Any] | None = None,
+    webhook: dict[str, Any] | None = None,
+    unique_key: str | None = None,
+    max_attempts: int | None = None,
+) -> Enqueued:
     """Validate and store one pending job; with ``unique_key``, return the unfinished job
     that already holds the key instead of creating a second one (the database's conditional
-    unique constraint decides, so concurrent callers cannot both insert)."""
+    unique constraint decides, so concurrent callers cannot both insert). Says which of the
+    two happened, since only the constraint knows it."""
     batch_id = batch.pk if isinstance(batch, Batch) else batch
     if batch_id is not None and not Batch.objects.filter(pk=batch_id).exists():
         raise NotFound(f"Batch {batch_id!r} does not exist.", details={"batch_id": batch_id})
@@ -140,14 +182,14 @@ def enqueue(
                     _back_in_use([batch_id], now)
                 JobLog.objects.create(job=job, timestamp=now, message=f"Created ({job_type}).")
                 notify_jobs_pending()
-            return job
+            return Enqueued(job, created=True)
         except IntegrityError:
             if not unique_key:
                 raise
             existing = selectors.unfinished_job_with_key(unique_key)
             if existing is not None:
                 _check_key_owner(existing, user, "unique_key")
-                return existing
+                return Enqueued(existing, created=False)
             # The holder finished between our insert and our look-up: try again.
     raise JobCenterError(f"Could not enqueue job with unique_key {unique_key!r}: keeps changing.")
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 
+from batches.schemas import BatchName
 from jobs.schemas import AccessControlOut, InputSchema, ShortText
 
 
@@ -69,13 +70,22 @@ class LegacyBatchIn(LenientInput):
     webhook: LegacyWebhookIn | None = Field(
         None, description="Given to every job that has no webhook of its own."
     )
-    batch_name: ShortText | None = None
+    batch_name: BatchName | None = Field(
+        None, description="Optional, as before: empty or only whitespace is no name."
+    )
     batch_id: ShortText | None = Field(
         None, description="Not supported: the Job Center assigns batch ids (refused if set)."
     )
     user_id: ShortText | None = Field(
         None, description="Honoured only for an admin (staff) API key, like X-User-ID."
     )
+
+    @field_validator("batch_name", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        """The older service took ``""`` for a batch without a name, and its clients may
+        still send it: here it is what it was there (``POST /api/jobs/batch`` refuses it)."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class LegacyRestartIn(LenientInput):

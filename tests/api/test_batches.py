@@ -118,6 +118,35 @@ def test_batch_shape_errors_name_the_field(client: Client, body: Any, field: str
     assert not Batch.objects.exists()
 
 
+@pytest.mark.parametrize("name", ["", " ", " \t\n ", "\u00a0\u3000"])
+def test_an_empty_or_blank_batch_name_is_refused_like_a_missing_one(
+    client: Client, name: str
+) -> None:
+    response = post(client, "/api/jobs/batch", {"batch_name": name, "jobs": [{"job_type": "echo"}]})
+    assert response.status_code == 422, response.content
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["details"][0]["field"] == "batch_name"
+    assert error["message"] == (
+        "Invalid request: batch_name: must not be empty or only whitespace: give the batch a name"
+    )
+    assert not Batch.objects.exists() and not Job.objects.exists()
+
+
+def test_a_batch_name_with_text_around_spaces_is_kept_as_sent(client: Client) -> None:
+    response = post(
+        client, "/api/jobs/batch", {"batch_name": " day 1 ", "jobs": [{"job_type": "echo"}]}
+    )
+    assert response.status_code == 201
+    assert Batch.objects.get().batch_name == " day 1 "
+
+
+def test_openapi_says_a_batch_name_is_not_blank(client: Client) -> None:
+    schemas = client.get("/api/openapi.json").json()["components"]["schemas"]
+    name = schemas["BatchCreateIn"]["properties"]["batch_name"]
+    assert (name["minLength"], name["pattern"], name["maxLength"]) == (1, r"\S", 255)
+
+
 @pytest.mark.slow
 def test_ten_thousand_jobs_in_one_request(client: Client) -> None:
     jobs = [{"job_type": "echo", "parameters": {"message": f"m{i}"}} for i in range(10_000)]
@@ -175,6 +204,11 @@ def test_batch_list_filters(client: Client, owner: Any, settings: Any) -> None:
     assert batch_ids(client.get("/api/batches?isActive=false")) == [sums.pk]
     assert batch_ids(client.get("/api/batches?isActive=true&archived=false")) == [echo.pk]
     assert batch_ids(client.get("/api/batches?archived=true")) == [done.pk]
+    # both spellings at once: fine when they agree
+    assert batch_ids(client.get("/api/batches?is_active=false&isActive=false")) == [sums.pk]
+    assert batch_ids(client.get("/api/batches?is_active=1&isActive=true&archived=false")) == [
+        echo.pk
+    ]
     assert batch_ids(client.get("/api/batches?job_type=sum")) == [sums.pk]
     assert batch_ids(client.get("/api/batches?search=echo")) == [echo.pk]
     assert batch_ids(client.get(f"/api/batches?search={sums.pk}")) == [sums.pk]
@@ -182,6 +216,29 @@ def test_batch_list_filters(client: Client, owner: Any, settings: Any) -> None:
     assert first["total"] == 3
     rest = batch_ids(client.get(f"/api/batches?limit=2&cursor={first['next_cursor']}"))
     assert [item["batch_id"] for item in first["items"]] + rest == [done.pk, sums.pk, echo.pk]
+
+
+@pytest.mark.parametrize(
+    "query", ["is_active=true&isActive=false", "isActive=0&is_active=1", "is_active=no&isActive=on"]
+)
+def test_is_active_and_isactive_contradicting_is_422_naming_both(
+    client: Client, owner: Any, query: str
+) -> None:
+    """Not an empty list (both filters applied), which reads as "no such batches"."""
+    create_batch("b", [{"job_type": "echo"}], user=owner)
+    response = client.get(f"/api/batches?{query}")
+    assert response.status_code == 422, response.content
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "isActive" in error["message"] and "is_active" in error["message"]
+    assert error["details"] == [
+        {
+            "field": "isActive",
+            "in": "query",
+            "message": error["message"].removeprefix("Invalid request: isActive: "),
+            "type": "conflicting_parameters",
+        }
+    ]
 
 
 def test_batch_jobs_use_the_job_filters(client: Client, owner: Any) -> None:

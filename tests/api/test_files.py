@@ -16,7 +16,7 @@ from django.test import Client
 
 from batches.services import create_batch
 from jobcenter.uploads import resolve_upload
-from jobs.models import Job
+from jobs.models import Job, Upload
 from tests.api.conftest import bearer_client, drive, error_of
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,24 @@ def test_upload_without_a_file_is_422(client: Client) -> None:
     response = client.post("/api/files", {})
     assert response.status_code == 422
     assert error_of(response)["details"][0]["field"] == "file"
+
+
+def test_two_file_parts_are_422_and_store_nothing(client: Client, media_root: Path) -> None:
+    """Ninja would hand the view the last part only: the first file would be dropped
+    without a word."""
+    files = [SimpleUploadedFile("a.pdf", b"first"), SimpleUploadedFile("b.pdf", b"second")]
+    response = client.post("/api/files", {"file": files})
+    assert response.status_code == 422, response.content
+    error = error_of(response)
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["message"].startswith("One file per upload: the request has 2 'file' parts.")
+    assert error["details"] == [{"field": "file", "message": "one file per upload; got 2"}]
+    assert not Upload.objects.exists()
+    uploads = media_root / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+    # one file is still fine
+    one = client.post("/api/files", {"file": SimpleUploadedFile("a.pdf", b"first")})
+    assert one.status_code == 201 and one.json()["size"] == len(b"first")
 
 
 def test_upload_over_the_limit_is_413_and_stores_nothing(

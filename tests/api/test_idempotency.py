@@ -44,6 +44,26 @@ def test_replay_is_the_first_response_even_after_the_job_changed(client: Client)
     assert again["status"] == "pending" and again["job_id"] == first["job_id"]
 
 
+def test_replay_keeps_the_first_status_whether_created_or_found_by_unique_key(
+    client: Client,
+) -> None:
+    """A created job replays as 201 even though its unique_key now finds it (which answers
+    200 without the Idempotency-Key); a request that found a held key replays as 200."""
+    body = {"job_type": "echo", "unique_key": "u-1"}
+    first = post(client, "/api/jobs", body, "create-once")
+    replayed = post(client, "/api/jobs", body, "create-once")
+    assert first.status_code == replayed.status_code == 201
+    assert replayed["Idempotent-Replayed"] == "true" and replayed.json() == first.json()
+    found = post(client, "/api/jobs", body, "found-it")
+    found_again = post(client, "/api/jobs", body, "found-it")
+    assert found.status_code == found_again.status_code == 200
+    assert not found.has_header("Idempotent-Replayed")
+    assert found_again["Idempotent-Replayed"] == "true"
+    assert found.json()["job_id"] == found_again.json()["job_id"] == first.json()["job_id"]
+    assert post(client, "/api/jobs", body, None).status_code == 200
+    assert Job.objects.count() == 1
+
+
 def test_same_key_other_body_is_refused(client: Client) -> None:
     post(client, "/api/jobs", {"job_type": "echo", "parameters": {"message": "a"}}, "k")
     response = post(client, "/api/jobs", {"job_type": "echo", "parameters": {"message": "b"}}, "k")

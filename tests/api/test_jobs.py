@@ -137,6 +137,46 @@ def test_unique_key_returns_the_unfinished_job(client: Client) -> None:
     assert Job.objects.count() == 1
 
 
+def test_unique_key_held_is_200_with_the_job_unchanged_and_201_once_it_ended(
+    client: Client,
+) -> None:
+    """201 means "created": a repeat that only finds the job holding its key says so with
+    200, and the job is returned as it is, whatever the repeat asked for."""
+    created = post(
+        client, "/api/jobs", {"job_type": "echo", "unique_key": "k-1", "job_name": "first"}
+    )
+    assert created.status_code == 201, created.content
+    repeat = post(
+        client,
+        "/api/jobs",
+        {
+            "job_type": "echo",
+            "unique_key": "k-1",
+            "job_name": "second",
+            "priority": 9,
+            "parameters": {"message": "other"},
+        },
+    )
+    assert repeat.status_code == 200, repeat.content
+    assert repeat.json() == client.get(f"/api/jobs/{created.json()['job_id']}").json()
+    assert repeat.json()["job_name"] == "first" and repeat.json()["priority"] == 0
+    assert Job.objects.count() == 1
+
+    drive(created.json()["job_id"], "completed")  # the key is free again
+    again = post(client, "/api/jobs", {"job_type": "echo", "unique_key": "k-1"})
+    assert again.status_code == 201
+    assert again.json()["job_id"] != created.json()["job_id"]
+
+
+def test_openapi_documents_201_created_and_200_for_a_held_unique_key(client: Client) -> None:
+    operation = client.get("/api/openapi.json").json()["paths"]["/api/jobs"]["post"]
+    responses = operation["responses"]
+    for status in ("200", "201"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/JobOut"}
+    assert "unique_key" in responses["200"]["description"]
+
+
 def test_run_after_naive_is_utc_and_out_of_range_refused(client: Client) -> None:
     ok = post(client, "/api/jobs", {"job_type": "echo", "run_after": "2030-01-02T03:04:05"})
     assert ok.status_code == 201

@@ -430,6 +430,12 @@ def test_jobs_file_lines_get_the_api_validation(
         (["echo", "--batch", LONG], "--batch: String should have at most 255 characters"),
         (["echo", "--batch", "a\x00b"], "--batch: must not contain NUL characters"),
         (["--batch", LONG, "--jobs-file", "-"], "--batch: String should have at most 255"),
+        # an empty --batch was read as no --batch (the job went in no batch), a blank one
+        # named a batch "   "
+        (["echo", "--batch", ""], "--batch: must not be empty or only whitespace"),
+        (["echo", "--batch", "   "], "--batch: must not be empty or only whitespace"),
+        (["--batch", "", "--jobs-file", "-"], "--batch: must not be empty or only whitespace"),
+        (["--batch", " \t", "--jobs-file", "-"], "--batch: must not be empty or only whitespace"),
         (["e" * 65], "JOB_TYPE: String should have at most 64 characters"),
     ],
 )

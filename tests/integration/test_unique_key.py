@@ -62,6 +62,17 @@ def test_enqueue_returns_the_unfinished_holder_of_the_key() -> None:
 
 
 @pytest.mark.django_db
+def test_enqueue_job_says_whether_it_created_the_job() -> None:
+    """Only the insert knows whether the key was held: the API answers 201 or 200 by it."""
+    first = services.enqueue_job("echo", {"message": "a"}, unique_key="report-42")
+    again = services.enqueue_job("echo", {"message": "b"}, unique_key="report-42")
+    assert first.created and not again.created
+    assert again.job.pk == first.job.pk and again.job.parameters["message"] == "a"
+    assert services.enqueue_job("echo").created  # no key: always a new job
+    assert JobLog.objects.filter(job_id=first.job.pk).count() == 1  # the repeat logged nothing
+
+
+@pytest.mark.django_db
 def test_the_key_is_free_again_once_the_job_finished() -> None:
     first = services.enqueue("echo", unique_key="nightly")
     finish(first.pk)

@@ -494,6 +494,17 @@ def test_create_batch_is_all_or_nothing_and_refuses_a_chosen_id(client: Client) 
     assert not Job.objects.exists()
 
 
+def test_a_blank_batch_name_is_no_name_as_the_older_service_took_it(client: Client) -> None:
+    """``POST /api/jobs/batch`` refuses an empty or blank name; the older clients' ``""``
+    still means a batch without one (null), as it did there."""
+    for number, name in enumerate(["", "   ", "\t\n", None]):
+        body = {"batch_name": name, "jobs": [{"parameters": session(number)}]}
+        assert ok(post(client, "/batches", body), 201)["batch"]["batch_name"] is None
+    unnamed = ok(post(client, "/batches", {"jobs": [{"parameters": session(9)}]}), 201)
+    assert unnamed["batch"]["batch_name"] is None
+    assert not Batch.objects.exclude(batch_name="").exists()
+
+
 def make_batch(user: User, count: int = 2, name: str = "b") -> Batch:
     specs = [{"job_type": "session", "parameters": session(n)} for n in range(count)]
     return batch_services.create_batch(name, specs, user=user).batch

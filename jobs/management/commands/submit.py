@@ -15,11 +15,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from pydantic import TypeAdapter
 
 from batches import selectors as batch_selectors
+from batches.schemas import BatchName
 from batches.services import create_batch
 from jobcenter.errors import JobCenterError, UnknownJobType, field_path, schema_problem
 from jobs import selectors
 from jobs.models import Job
-from jobs.schemas import JobCreateIn, JobSpecIn, ShortText, find_unstorable
+from jobs.schemas import JobCreateIn, JobSpecIn, find_unstorable
 from jobs.services import JobSpec, enqueue
 from jobs.states import JobStatus
 from jobs.validation import INT32, validate_parameters
@@ -39,7 +40,7 @@ FLAGS = {
 # schema) say it more plainly; priority gets check_priority's message, whatever the mistake.
 MESSAGES = {"extra_forbidden": "unknown field", "missing": "field required"}
 PRIORITY_MESSAGE = f"must be an integer from {-INT32} to {INT32}"
-BATCH_NAME: TypeAdapter[str] = TypeAdapter(ShortText)
+BATCH_NAME: TypeAdapter[str] = TypeAdapter(BatchName)
 
 
 def is_text(annotation: Any) -> bool:
@@ -85,8 +86,9 @@ def flag_for(field: str) -> str:
 
 
 def check_batch_name(name: str) -> None:
-    """``--batch`` is stored as the batch's name: the API's limits apply (255 characters,
-    no NUL), checked here rather than left to the database to refuse with a traceback."""
+    """``--batch`` is stored as the batch's name: the API's rules apply (not empty or only
+    whitespace, 255 characters, no NUL), checked here rather than left to the database to
+    refuse with a traceback."""
     problem = find_unstorable(name)
     if problem:
         raise CommandError(f"--batch: {problem[1]}")
@@ -250,7 +252,7 @@ class Command(BaseCommand):
         parameters.update(parse_param(text, strings) for text in options["param"])
         spec = validate_job(options, parameters)
         batch = None
-        if options["batch"]:
+        if options["batch"] is not None:  # an empty --batch is refused, not read as none
             check_batch_name(options["batch"])
             batch = batch_selectors.open_batch_named(options["batch"])
             if batch is None:
@@ -259,7 +261,7 @@ class Command(BaseCommand):
         return enqueue(**vars(spec), batch=batch)
 
     def submit_batch(self, options: dict[str, Any]) -> None:
-        if not options["batch"]:
+        if options["batch"] is None:
             raise CommandError("--jobs-file needs --batch NAME")
         if options["job_type"] or options["param"] or options["params_json"]:
             raise CommandError("--jobs-file takes the job types and parameters from the file")
