@@ -9,7 +9,7 @@ The dashboard, the live-refresh endpoint and the creation forms are in jobs/admi
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -28,10 +28,14 @@ from jobs import admin_views, selectors
 from jobs.admin_actions import JOB_ACTIONS, confirmation, job_admin_action, run_job_action
 from jobs.admin_ui import (
     CappedPaginator,
+    cut_text,
     duration_text,
+    error_code_tag,
     progress_bar,
     render_markdown,
+    short_id,
     status_badge,
+    time_tag,
 )
 from jobs.models import ApiKey, Job, JobLog, Worker
 from jobs.schemas import worker_alive_seconds
@@ -39,16 +43,6 @@ from jobs.states import JobStatus
 from processors.registry import job_types
 
 LOG_PAGE_SIZE = 100
-
-
-def short_time(moment: datetime | None) -> str:
-    """Compact local time for list columns (a full date only for other days)."""
-    if moment is None:
-        return "—"
-    local = timezone.localtime(moment)
-    if local.date() == timezone.localdate():
-        return f"{local:%H:%M:%S}"
-    return f"{local:%Y-%m-%d %H:%M}"
 
 
 ADMIN_MEDIA = {"css": {"all": ["jobcenter/admin.css"]}, "js": ["jobcenter/live.js"]}
@@ -117,11 +111,13 @@ def worker_note(job: Job) -> str:
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    # The list fits a 1400 px window beside the admin's two sidebars: the name is the link
+    # (the id in its tooltip), names are cut to their column, the error code sits under the
+    # status, and narrow windows drop "started" and "attempts" first (jobcenter/admin.css).
     list_display = [
-        "short_id",
+        "job_link",
         "status_badge",
         "job_type",
-        "job_name",
         "batch_link",
         "progress_bar",
         "attempts_text",
@@ -130,7 +126,7 @@ class JobAdmin(admin.ModelAdmin):
         "ended",
         "duration_text",
     ]
-    list_display_links = ["short_id"]
+    list_display_links = ["job_link"]
     list_select_related = ["batch"]
     list_filter = [
         "status",
@@ -165,13 +161,27 @@ class JobAdmin(admin.ModelAdmin):
 
     # --- columns -----------------------------------------------------------------------
 
-    @admin.display(description="job", ordering="created_at")
-    def short_id(self, job: Job) -> str:
-        return format_html('<span title="{}">{}…{}</span>', job.pk, job.pk[:13], job.pk[-4:])
+    @admin.display(description="job", ordering="job_name")
+    def job_link(self, job: Job) -> str:
+        """The name, cut to the column; a job without one shows the end of its id (the
+        start of a time-ordered id is the same for every job of the same minute). The id
+        and the type ride in the tooltip: narrow windows hide the "type" column."""
+        label = job.job_name or short_id(job.pk)
+        title = "\n".join(part for part in (job.job_name, job.pk, job.job_type) if part)
+        return format_html(
+            '<span class="jc-cut" title="{}" data-job-id="{}">{}</span>', title, job.pk, label
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
-        return status_badge(job.status, job_id=job.pk)
+        """The badge, and under it a failed job's error code: triage goes by code."""
+        return format_html(
+            '<div title="attempts {}/{}">{}{}</div>',
+            job.attempts,
+            job.max_attempts,
+            status_badge(job.status, job_id=job.pk),
+            error_code_tag(job.status, job.error, job.pk),
+        )
 
     @admin.display(description="batch")
     def batch_link(self, job: Job) -> str:
@@ -179,9 +189,8 @@ class JobAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:batches_batch_change", args=[job.batch_id])
         name = job.batch.batch_name if job.batch else ""
-        return format_html(
-            '<a href="{}" title="{}">{}</a>', url, job.batch_id, name or job.batch_id
-        )
+        title = f"{name}\n{job.batch_id}" if name else job.batch_id
+        return format_html('<a href="{}">{}</a>', url, cut_text(name or job.batch_id, title))
 
     @admin.display(description="progress")
     def progress_bar(self, job: Job) -> str:
@@ -193,19 +202,27 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, job: Job) -> str:
-        return short_time(job.created_at)
+        return time_tag(job.created_at)
 
     @admin.display(description="started")
     def started(self, job: Job) -> str:
-        return short_time(job.started_at)
+        return time_tag(job.started_at)
 
     @admin.display(description="ended")
     def ended(self, job: Job) -> str:
-        return short_time(job.completed_at)
+        return time_tag(job.completed_at)
 
     @admin.display(description="duration")
     def duration_text(self, job: Job) -> str:
-        return duration_text(job.duration)
+        """The start and end times ride in the tooltip: narrow windows hide the "started"
+        and "ended" columns."""
+        times = [
+            f"{label} {timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
+            for label, moment in (("started", job.started_at), ("ended", job.completed_at))
+            if moment is not None
+        ]
+        text = duration_text(job.duration)
+        return format_html('<span title="{}">{}</span>', "\n".join(times), text) if times else text
 
     # --- search: the API's, ids first, then text --------------------------------------------
 
@@ -413,3 +430,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key_id in keys:
             revoke_api_key(key_id)
         messages.success(request, f"{len(keys)} API key(s) revoked; they stop working at once.")
+
+
+from jobs import admin_webhooks  # noqa: E402, F401  (registers WebhookDeliveryAdmin)

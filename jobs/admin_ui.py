@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -126,6 +127,60 @@ def batch_label(counts: dict[str, int]) -> str:
         if counts[status]:
             parts.append(f"{counts[status]} {status}")
     return " · ".join(parts) + f" / {total}"
+
+
+def short_id(pk: str) -> str:
+    """A job's or batch's id as lists show it: the kind and the last 12 characters
+    ("job-…0123456789ab"). Ids are time-ordered (uuid7): their start is the same for
+    everything made in the same minute, their end tells two apart."""
+    prefix, _, rest = pk.partition("-")
+    if len(rest) <= 16:
+        return pk
+    return f"{prefix}-…{rest[-12:]}"
+
+
+def cut_text(text: str, title: str) -> str:
+    """A name that the jobs list cuts to its column's width with an ellipsis (CSS: .jc-cut),
+    whole in the tooltip: one long file name or URL must not push the list past the window."""
+    return format_html('<span class="jc-cut" title="{}">{}</span>', title, text)
+
+
+def breakable_code(code: str) -> SafeString:
+    """An error code that may wrap after its underscores (``OCR_LANGUAGE_`` / ``UNAVAILABLE``)
+    instead of widening its column; ``<wbr>`` leaves the copied text as it is."""
+    return mark_safe("_<wbr>".join(html.escape(part) for part in code.split("_")))
+
+
+def error_code_tag(status: str, error: Any, job_id: str) -> str:
+    """A failed job's error code (its message in the tooltip), read from the job's own
+    ``error`` field, so a list shows it without a query per row. Any other job gets the
+    element empty: a pending job may still carry the error of an attempt it will retry, which
+    is not its outcome; and the live script fills the element when the job fails later."""
+    code = message = ""
+    if status == "failed" and isinstance(error, dict):
+        code = str(error.get("code") or "")
+        message = str(error.get("message") or "")
+    return format_html(
+        '<span class="jc-code" data-job-error="{}" title="{}">{}</span>',
+        job_id,
+        message,
+        breakable_code(code),
+    )
+
+
+def time_tag(moment: datetime | None) -> str:
+    """A time for the jobs list's narrow date columns: the time alone for today, day and month
+    for this year, the date alone for older ones; the full local time in the tooltip."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    if local.date() == timezone.localdate():
+        short = f"{local:%H:%M:%S}"
+    elif local.year == timezone.localdate().year:
+        short = dateformat.format(local, "j M H:i")
+    else:
+        short = f"{local:%Y-%m-%d}"
+    return format_html('<span title="{}">{}</span>', f"{local:%Y-%m-%d %H:%M:%S %Z}", short)
 
 
 def is_running(status: str) -> bool:

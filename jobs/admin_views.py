@@ -234,14 +234,25 @@ def _ids(request: HttpRequest, name: str) -> list[str]:
 
 def live(request: HttpRequest) -> JsonResponse:
     """What the live script needs to update the page in place: the jobs' status and
-    progress, the batches' counters, the dashboard's counts. ``running`` is false once none
-    of them can change any more, and the script stops polling."""
+    progress, a failed job's error code (the jobs list shows it under the badge), the
+    batches' counters, the dashboard's counts. ``running`` is false once none of them can
+    change any more, and the script stops polling."""
     _require(request, "jobs.view_job")
     jobs = {
-        job_id: {"status": status, "progress": progress if isinstance(progress, dict) else {}}
-        for job_id, status, progress in Job.objects.filter(pk__in=_ids(request, "jobs"))
+        job_id: {
+            "status": status,
+            "progress": progress if isinstance(progress, dict) else {},
+            # Only a failed job's: a job waiting for a retry keeps its last attempt's error.
+            "error_code": (code or "") if status == JobStatus.FAILED else "",
+            "error_message": (message or "") if status == JobStatus.FAILED else "",
+        }
+        for job_id, status, progress, code, message in Job.objects.filter(
+            pk__in=_ids(request, "jobs")
+        )
         .order_by()
-        .values_list("pk", "status", "progress")
+        # The code and message alone, not the details (a traceback) of every job polled.
+        .annotate(code=KT("error__code"), message=KT("error__message"))
+        .values_list("pk", "status", "progress", "code", "message")
     }
     batches = {}
     for batch in Batch.objects.filter(pk__in=_ids(request, "batches")).order_by():

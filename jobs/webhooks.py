@@ -40,6 +40,9 @@ BACKOFF_MAX_SECONDS = 3600.0
 IN_FLIGHT_SECONDS = 60.0
 """A claimed delivery is not handed out again for this long (its worker may have died)."""
 RESULTS_INLINE_BYTES = 64_000
+RETRY_CHUNK = 500
+"""Ids per UPDATE of a retry: an admin action over every row of the list may send
+thousands, more than SQLite takes as parameters of one statement."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -255,3 +258,43 @@ def log_given_up(job_id: str, url: str, error: str, attempts: int, *, refused: b
     services.log(
         job_id, given_up_message(url, error[:500], attempts, refused=refused), level="warning"
     )
+
+
+def retry_deliveries(ids: Iterable[Any]) -> int:
+    """Put the given deliveries back in the outbox, due now; returns how many were requeued.
+
+    For operators whose receiver failed and has been fixed: the worker's webhook thread
+    picks a requeued delivery up within a second, like any due one. Which rows qualify:
+
+    - **failed** ones start a new round: ``attempts`` goes back to 0, because
+      ``_record_attempt`` gives up once ``attempts`` reaches ``MAX_ATTEMPTS``: kept, a
+      delivery that used its eight tries would get one more and be given up at its first
+      failure, so a receiver still warming up would lose it again. Like a job's restart,
+      then: a fresh set of tries with backoff. ``last_error`` stays until the next try
+      replaces it, so the reason it failed is still there to read.
+    - **pending** ones waiting out a backoff are only brought forward: their ``attempts``
+      are kept (like a job's "set pending", the round goes on as it is). A pending one due
+      within ``IN_FLIGHT_SECONDS`` is left alone: it is either due anyway or held by a
+      worker sending it now, and making it due again would send it twice at once.
+    - **delivered** ones never: the receiver has them.
+
+    Each UPDATE filters on the status it changes from (a compare-and-set, like the claim),
+    so a delivery that a worker records meanwhile is not overwritten; the count is what
+    changed, so callers can tell the operator how many were not eligible.
+    """
+    keys = list(ids)
+    now = timezone.now()
+    status = WebhookDelivery.Status
+    requeued = 0
+    with atomic():
+        for start in range(0, len(keys), RETRY_CHUNK):
+            chunk = keys[start : start + RETRY_CHUNK]
+            requeued += WebhookDelivery.objects.filter(pk__in=chunk, status=status.FAILED).update(
+                status=status.PENDING, attempts=0, next_attempt_at=now
+            )
+            requeued += WebhookDelivery.objects.filter(
+                pk__in=chunk,
+                status=status.PENDING,
+                next_attempt_at__gt=now + timedelta(seconds=IN_FLIGHT_SECONDS),
+            ).update(next_attempt_at=now)
+    return requeued

@@ -30,7 +30,9 @@ def text(response) -> str:  # type: ignore[no-untyped-def]
 
 def rows(html: str) -> list[str]:
     """The job ids of a changelist's rows, in order."""
-    return re.findall(r'<th class="field-short_id"><a href="[^"]+"><span title="(job-[^"]+)"', html)
+    return re.findall(
+        r'<th class="field-job_link"><a href="[^"]+"><span [^>]*data-job-id="(job-[^"]+)"', html
+    )
 
 
 def test_login_required(db: None) -> None:

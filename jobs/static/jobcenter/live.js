@@ -40,6 +40,21 @@
       if (fill) fill.style.width = percent.toFixed(1) + "%";
       if (label) label.textContent = percent.toFixed(0) + " %" + (p.step ? " · " + p.step : "");
     });
+    document.querySelectorAll('[data-job-error="' + id + '"]').forEach(function (el) {
+      setCode(el, job.error_code || "", job.error_message || "");
+    });
+  }
+
+  /* A failed job's error code, breakable after its underscores as the server draws it
+     (jobs/admin_ui.py: error_code_tag); empty for any other status. */
+  function setCode(el, code, message) {
+    if (el.textContent === code) return;
+    el.textContent = "";
+    el.title = message;
+    code.split("_").forEach(function (part, index) {
+      if (index) { el.appendChild(document.createTextNode("_")); el.appendChild(document.createElement("wbr")); }
+      el.appendChild(document.createTextNode(part));
+    });
   }
 
   function updateBatch(id, batch) {
