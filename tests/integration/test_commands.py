@@ -23,8 +23,8 @@ from django.core.management import CommandError, call_command
 from batches import services as batch_services
 from batches.models import Batch
 from jobs import services
-from jobs.management.commands.submit import string_fields
 from jobs.models import Job
+from jobs.submission import string_fields
 from tests.conftest import REPO, subprocess_env
 
 ECHO_DEFAULTS = {"message": "", "sleep_seconds": 0, "steps": 1, "fail_with": None}
