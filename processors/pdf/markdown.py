@@ -246,7 +246,6 @@ def _paragraphs(items: list[Item], source: str, body: float) -> list[Paragraph]:
                 and _ended_early(previous, line, lines, above, margins)
             )
             or (kind != "p" and _after_item(previous, line, lines, items, above, margins))
-            or (kind == "p" and _after_caption(previous, lines))
             or (source == "native" and _starts_footnote(previous, line, body))
         )
         if index in sequenced:
@@ -490,34 +489,6 @@ def _after_item(
     )
 
 
-_CAPTION = re.compile(
-    r"^(?:Figure|FIGURE|Fig\.|Table|TABLE|Tab\.|Listing|Abbildung|ABBILDUNG|Abb\.|Tabelle"
-    r"|TABELLE)\s*[A-Z]?\d{1,3}(?:[.-]\d{1,3})*\s*[.:\u2013\u2014]\s"
-)
-"""A caption's label: "Figure 3:", "Fig. 2.", "Table A1 \u2013", "Abbildung 4:"; not "Table 3
-shows", a sentence about it."""
-
-
-def _after_caption(previous: Line | None, lines: list[Line]) -> bool:
-    """A caption ends with its last sentence: set at the body's size with no space before
-    the text under it (a figure's caption above the next paragraph, a table's above its
-    note), it ran into that text, whose first sentence then read as the caption's."""
-    return (
-        previous is not None
-        and trails_off(previous.text)
-        and _CAPTION.match(lines[0].text) is not None
-    )
-
-
-_BEFORE_A_NAME_OR_NUMBER = frozenset(
-    {"dr.", "prof.", "mr.", "mrs.", "ms.", "hr.", "fr.", "hrn.", "nr.", "art.", "abs.", "vgl.",
-     "cf.", "ca.", "bzw.", "z.", "e.g.", "i.e.", "vs.", "fig.", "abb.", "tab.", "kap.", "bd.",
-     "gem.", "ziff.", "lit.", "dipl.-ing."}
-)  # fmt: skip
-"""Abbreviations that stand before a name, a number or a word ("Dr." + "Müller", "Art." +
-"3", "z." + "B."), and so end no sentence at a line's end ("Corp." or "etc." may)."""
-
-
 def _ended_early(
     previous: Line | None,
     line: Line,
@@ -531,10 +502,7 @@ def _ended_early(
     reference list's one-line entries, dialogue, text printed from the web): the line
     before ``line``, flush with it, ended a sentence (``trails_off``) where ``line``'s
     first two words would have fit after it. A paragraph's other lines end where the
-    next word did not fit; two words leave room for the estimate of their width. A line
-    that goes on in lower case goes on with the sentence: the full stop before it was an
-    abbreviation's ("Acme Corp." + "and its subsidiaries", "z. B." + "die Stadt"), as it
-    is before a capital after a title or the like (``_BEFORE_A_NAME_OR_NUMBER``).
+    next word did not fit; two words leave room for the estimate of their width.
 
     Fit before what: where the line ``above`` it (in its region) ends if that one goes
     on (a line that wraps shows where the text wraps); else where the paragraph's two
@@ -544,9 +512,7 @@ def _ended_early(
     two columns, a web page's navigation over its text reach further than a column's
     lines; beside a figure the text wraps around, or in a note set narrower than the
     text, the lines end short of their region's edge."""
-    if previous is None or not trails_off(previous.text) or line.text[:1].islower():
-        return False
-    if previous.text.rsplit(" ", 1)[-1].lower() in _BEFORE_A_NAME_OR_NUMBER:
+    if previous is None or not trails_off(previous.text):
         return False
     if flush and abs(line.x0 - previous.x0) > 0.3 * max(line.size, 1.0):
         return False
