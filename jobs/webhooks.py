@@ -23,12 +23,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 from django.utils import timezone
 
 from batches.models import Batch
 from jobcenter import net
-from jobcenter.db import atomic
-from jobs.models import Job, WebhookDelivery
+from jobcenter.db import atomic, lock_rows
+from jobs.models import Job, JobLog, WebhookDelivery
 
 logger = logging.getLogger("jobcenter.worker")
 
@@ -278,23 +279,41 @@ def retry_deliveries(ids: Iterable[Any]) -> int:
       worker sending it now, and making it due again would send it twice at once.
     - **delivered** ones never: the receiver has them.
 
-    Each UPDATE filters on the status it changes from (a compare-and-set, like the claim),
-    so a delivery that a worker records meanwhile is not overwritten; the count is what
-    changed, so callers can tell the operator how many were not eligible.
+    The eligible rows are locked (where the backend can) and each UPDATE filters on the
+    status it changes from (a compare-and-set, like the claim), so a delivery that a worker
+    records meanwhile is not overwritten; the count is what changed, so callers can tell the
+    operator how many were not eligible. A job's log says its delivery was requeued: the
+    log is where its deliveries' giving up is written too.
     """
     keys = list(ids)
     now = timezone.now()
     status = WebhookDelivery.Status
+    waiting = Q(
+        status=status.PENDING, next_attempt_at__gt=now + timedelta(seconds=IN_FLIGHT_SECONDS)
+    )
     requeued = 0
+    logs: list[JobLog] = []
     with atomic():
         for start in range(0, len(keys), RETRY_CHUNK):
-            chunk = keys[start : start + RETRY_CHUNK]
-            requeued += WebhookDelivery.objects.filter(pk__in=chunk, status=status.FAILED).update(
+            eligible = lock_rows(
+                WebhookDelivery.objects.filter(
+                    Q(status=status.FAILED) | waiting, pk__in=keys[start : start + RETRY_CHUNK]
+                )
+            ).values_list("pk", "status", "job_id", "url")
+            failed, pending = [], []
+            for pk, was, job_id, url in eligible:
+                (failed if was == status.FAILED else pending).append(pk)
+                if job_id:
+                    logs.append(JobLog(job_id=job_id, timestamp=now, message=requeued_message(url)))
+            requeued += WebhookDelivery.objects.filter(pk__in=failed, status=status.FAILED).update(
                 status=status.PENDING, attempts=0, next_attempt_at=now
             )
-            requeued += WebhookDelivery.objects.filter(
-                pk__in=chunk,
-                status=status.PENDING,
-                next_attempt_at__gt=now + timedelta(seconds=IN_FLIGHT_SECONDS),
-            ).update(next_attempt_at=now)
+            requeued += WebhookDelivery.objects.filter(waiting, pk__in=pending).update(
+                next_attempt_at=now
+            )
+        JobLog.objects.bulk_create(logs)
     return requeued
+
+
+def requeued_message(url: str) -> str:
+    return f"Webhook to {url} requeued by an operator (Retry now): sent again within seconds."

@@ -21,7 +21,7 @@ from django.utils import timezone
 from batches.services import create_batch
 from jobs import services, webhooks
 from jobs.admin_ui import short_id
-from jobs.models import Job, WebhookDelivery
+from jobs.models import Job, JobLog, WebhookDelivery
 
 DELIVERIES = "/admin/jobs/webhookdelivery/"
 SECRET = "s3cr3t-NEEDLE-4242"
@@ -339,6 +339,9 @@ def test_retry_deliveries_sends_a_failed_delivery_again(
     assert webhooks.claim_due(limit=10) == []  # given up: the worker leaves it alone
 
     assert webhooks.retry_deliveries([delivery.pk]) == 1
+    assert JobLog.objects.filter(job_id=delivery.job_id).latest("timestamp").message == (
+        f"Webhook to {receiver} requeued by an operator (Retry now): sent again within seconds."
+    )
 
     [claimed] = webhooks.claim_due(limit=10)  # what the webhook thread does next
     assert claimed.pk == delivery.pk
