@@ -101,35 +101,10 @@ class Enqueued:
     created: bool
 
 
-def enqueue(
-    job_type: str,
-    parameters: dict[str, Any] | None = None,
-    *,
-    job_name: str = "",
-    batch: Batch | str | None = None,
-    priority: int = 0,
-    run_after: datetime | None = None,
-    user: AbstractBaseUser | None = None,
-    access_control: dict[str, Any] | None = None,
-    webhook: dict[str, Any] | None = None,
-    unique_key: str | None = None,
-    max_attempts: int | None = None,
-) -> Job:
+def enqueue(job_type: str, parameters: dict[str, Any] | None = None, **options: Any) -> Job:
     """``enqueue_job`` for the callers that only need the job (admin, legacy routes,
     ``manage.py submit``): the new one, or the unfinished one holding ``unique_key``."""
-    return enqueue_job(
-        job_type,
-        parameters,
-        job_name=job_name,
-        batch=batch,
-        priority=priority,
-        run_after=run_after,
-        user=user,
-        access_control=access_control,
-        webhook=webhook,
-        unique_key=unique_key,
-        max_attempts=max_attempts,
-    ).job
+    return enqueue_job(job_type, parameters, **options).job
 
 
 def enqueue_job(

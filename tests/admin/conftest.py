@@ -3,15 +3,20 @@ and jobs in every status made through the services (never by writing statuses di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connections
 from django.test import Client
+from playwright.sync_api import Browser, sync_playwright
 
 from batches import services as batch_services
 from jobs import services
 from jobs.models import Job
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +78,20 @@ def make_batch(n: int = 3, name: str = "b") -> Any:
     return batch_services.create_batch(
         name, [{"job_type": "echo", "parameters": {"message": str(i)}} for i in range(n)]
     ).batch
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
+    # itself are plain synchronous code all the same.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/test.sh"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+            # ORM calls made while Playwright's loop runs get connections of their own
+            # context; close them, or PostgreSQL refuses to drop the test database.
+            connections.close_all()

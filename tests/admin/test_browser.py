@@ -15,39 +15,19 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from batches.models import Batch
 from jobs import services
 from jobs.models import Job
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import REPO, subprocess_env
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
-    # itself are plain synchronous code all the same.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/test.sh"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-            # ORM calls made while Playwright's loop runs get connections of their own
-            # context; close them, or PostgreSQL refuses to drop the test database.
-            connections.close_all()
 
 
 @pytest.fixture

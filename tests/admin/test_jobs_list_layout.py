@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from batches import services as batch_services
 from jobs import services
 from jobs.admin_ui import time_tag
 from jobs.models import Job
 from tests.admin.conftest import make_job
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import REPO
 
 JOBS = "/admin/jobs/job/"
@@ -145,19 +142,6 @@ def test_what_narrow_windows_hide_stays_in_tooltips(op: Client) -> None:
 
 
 # --- the layout, in a real browser ----------------------------------------------------------
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/test.sh"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-            connections.close_all()
 
 
 def realistic_jobs() -> list[Job]:
