@@ -18,6 +18,7 @@ from jobs.admin import ADMIN_MEDIA
 from jobs.admin_actions import BATCH_ACTIONS, batch_admin_action, confirmation, run_batch_action
 from jobs.admin_ui import (
     CappedPaginator,
+    HiddenLookups,
     batch_bar,
     duration_text,
     progress_bar,
@@ -30,7 +31,8 @@ JOBS_PER_PAGE = 50
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(HiddenLookups, admin.ModelAdmin):
+    hidden_lookups = ("webhook",)  # its secret, or an older client's Authorization header
     list_display = [
         "batch_id",
         "batch_name",

@@ -28,6 +28,7 @@ from jobs import admin_views, selectors
 from jobs.admin_actions import JOB_ACTIONS, confirmation, job_admin_action, run_job_action
 from jobs.admin_ui import (
     CappedPaginator,
+    HiddenLookups,
     cut_text,
     duration_text,
     error_code_tag,
@@ -110,7 +111,8 @@ def worker_note(job: Job) -> str:
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(HiddenLookups, admin.ModelAdmin):
+    hidden_lookups = ("webhook",)  # its secret, or an older client's Authorization header
     # The list fits a 1400 px window beside the admin's two sidebars: the name is the link
     # (the id in its tooltip), names are cut to their column, the error code sits under the
     # status, and narrow windows drop "started" and "attempts" first (jobcenter/admin.css).
@@ -390,7 +392,8 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(HiddenLookups, admin.ModelAdmin):
+    hidden_lookups = ("key_hash",)
     """Create (the key is shown once, on the page after saving) and revoke; keys are never
     edited, and the hash never leaves the database."""
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest
 from django.utils import dateformat, timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -127,6 +129,21 @@ def batch_label(counts: dict[str, int]) -> str:
         if counts[status]:
             parts.append(f"{counts[status]} {status}")
     return " · ".join(parts) + f" / {total}"
+
+
+class HiddenLookups:
+    """A ModelAdmin mixin that refuses list filters in the URL touching ``hidden_lookups``
+    (Django answers 400). The admin lets any lookup on a model's own fields through the
+    query string, JSON keys included, so ``?webhook__secret__startswith=T`` would count the
+    rows whose webhook secret starts with T: a secret or an ``Authorization`` header
+    guessed a character at a time by anyone who may view the list."""
+
+    hidden_lookups: tuple[str, ...] = ()
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if any(part in self.hidden_lookups for part in lookup.split(LOOKUP_SEP)):
+            return False
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
 
 def short_id(pk: str) -> str:

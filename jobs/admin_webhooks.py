@@ -26,7 +26,7 @@ from django.utils.text import Truncator
 
 from jobs import webhooks
 from jobs.admin import ADMIN_MEDIA
-from jobs.admin_ui import CappedPaginator, short_id, time_tag
+from jobs.admin_ui import CappedPaginator, HiddenLookups, short_id, time_tag
 from jobs.models import WebhookDelivery
 
 HIDDEN_FIELDS = ("secret",)
@@ -54,10 +54,6 @@ BADGE_CLASSES = {"delivered": "completed", "failed": "failed", "pending": "pendi
 """Deliveries take the colours of the job statuses they resemble (admin.css)."""
 
 
-def _touches_hidden(lookup: str) -> bool:
-    return any(part in HIDDEN_FIELDS for part in lookup.split("__"))
-
-
 class DeliveryChangeList(ChangeList):
     """Reads only the columns the list shows (see ``LIST_COLUMNS``)."""
 
@@ -66,7 +62,8 @@ class DeliveryChangeList(ChangeList):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(HiddenLookups, admin.ModelAdmin):
+    hidden_lookups = ("secret", "webhook")  # the delivery's, and its job's or batch's
     list_display = [
         "status_badge",
         "owner_link",
@@ -128,9 +125,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return DeliveryChangeList
-
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        return not _touches_hidden(lookup) and super().lookup_allowed(lookup, value, request)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[WebhookDelivery], search_term: str

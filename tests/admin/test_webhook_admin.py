@@ -254,6 +254,31 @@ def test_the_secret_cannot_be_searched_or_filtered_on(op: Client) -> None:
         assert response.status_code == 400, lookup  # not an oracle for guessing it
 
 
+def test_no_list_answers_guesses_of_a_webhook_secret_or_header(viewer: Client) -> None:
+    """From an exploratory run: any lookup on a model's own fields passes the admin's query
+    string, JSON keys too, so the jobs and batches lists counted the rows whose webhook
+    secret (or an older client's Authorization header) started with a guess."""
+    User.objects.get(username="viewer").user_permissions.add(
+        Permission.objects.get(codename="view_webhookdelivery")
+    )
+    job_delivery()
+    batch_delivery()
+    older = services.enqueue("echo", {"message": "from an older client"})
+    headers = {"url": "https://hooks.example.org/l", "headers": {"Authorization": "Bearer T"}}
+    Job.objects.filter(pk=older.pk).update(webhook=headers)  # as legacy/services.py stores it
+    for url, lookup, value in [
+        ("/admin/jobs/job/", "webhook__secret__startswith", SECRET[:1]),
+        ("/admin/jobs/job/", "webhook__headers__Authorization__startswith", "Bearer"),
+        ("/admin/jobs/job/", "batch__webhook__secret", SECRET),
+        ("/admin/batches/batch/", "webhook__secret__startswith", SECRET[:1]),
+        ("/admin/batches/batch/", "jobs__webhook__secret", SECRET),
+        (DELIVERIES, "job__webhook__secret", SECRET),
+        ("/admin/jobs/apikey/", "key_hash__startswith", "a"),
+    ]:
+        assert viewer.get(url, {lookup: value}).status_code == 400, (url, lookup)
+    assert viewer.get("/admin/jobs/job/", {"job_type": "echo"}).status_code == 200
+
+
 def test_nobody_may_add_change_or_delete(op: Client) -> None:
     delivery = job_delivery()
     before = WebhookDelivery.objects.values().get(pk=delivery.pk)
