@@ -171,8 +171,9 @@ def enqueue_job(
 
 def _check_key_owner(holder: Job, user: AbstractBaseUser | None, field: str) -> None:
     """A unique_key is answered with the job holding it only for that job's owner: for
-    anyone else it is taken, and which job holds it is not theirs to learn."""
-    if holder.user_id != (user.pk if user is not None else None):
+    anyone else it is taken, and which job holds it is not theirs to learn. Without a user
+    (``manage.py submit``, run by whoever runs the server) any holder is answered."""
+    if user is not None and holder.user_id != user.pk:
         raise KeyTaken(
             "This unique_key is held by an unfinished job of another user; choose another key.",
             details=[{"field": field, "message": "held by an unfinished job of another user"}],

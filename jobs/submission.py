@@ -156,15 +156,17 @@ def parse_param(text: str, strings: frozenset[str] = frozenset()) -> tuple[str, 
 
 
 def read_source(name: str, stdin: TextIO) -> str:
+    """A file's text, or standard input's for ``-``; a byte order mark at the start
+    (Windows' editors and exports write one) is no text."""
     if name == "-":
-        return stdin.read()
+        return stdin.read().removeprefix("\ufeff")
     path = Path(name)
     if path.is_dir():
         raise ValidationError(f"{name}: a folder, not a file")
     if not path.is_file():
         raise ValidationError(f"{name}: no such file")
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{name}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
@@ -172,10 +174,12 @@ def read_source(name: str, stdin: TextIO) -> str:
 
 
 def parse_jobs_file(text: str) -> tuple[list[dict[str, Any]], list[int]]:
-    """The jobs of a JSON-lines file and the line number of each (blank lines skipped). A
-    byte order mark at the start (Windows' editors and exports write one) is no text."""
+    """The jobs of a JSON-lines file and the line number of each (blank lines skipped)."""
     jobs, line_numbers, problems = [], [], []
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+    # JSON lines end at "\n" only: str.splitlines() also cuts at U+2028, U+2029 and U+0085,
+    # which json.dumps(..., ensure_ascii=False) leaves inside strings
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, field_validator
 
-from batches.schemas import BatchName
 from jobs.schemas import AccessControlOut, InputSchema, ShortText
 
 
@@ -70,7 +69,7 @@ class LegacyBatchIn(LenientInput):
     webhook: LegacyWebhookIn | None = Field(
         None, description="Given to every job that has no webhook of its own."
     )
-    batch_name: BatchName | None = Field(
+    batch_name: ShortText | None = Field(
         None, description="Optional, as before: empty or only whitespace is no name."
     )
     batch_id: ShortText | None = Field(

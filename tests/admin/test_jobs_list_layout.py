@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect
 from batches import services as batch_services
 from jobs import services
 from jobs.admin_ui import time_tag
-from jobs.models import Job
+from jobs.models import Job, WebhookDelivery
 from tests.admin.conftest import make_job
 from tests.conftest import REPO
 
@@ -255,4 +255,8 @@ def test_the_jobs_list_fits_a_1400_px_window(
     measured = widths(page)
     assert measured["page"] <= measured["viewport"], measured
     expect(page.locator("#result_list th.column-progress_bar")).to_be_visible()
+    # Other lists keep their columns: the jobs list's rules hid the deliveries' "created".
+    WebhookDelivery.objects.create(url="https://hooks.example.org/jc", payload={"a": 1})
+    page.goto(f"{live_server.url}/admin/jobs/webhookdelivery/")
+    expect(page.locator("#result_list th.column-created")).to_be_visible()
     page.close()

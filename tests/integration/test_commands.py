@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from batches import services as batch_services
 from batches.models import Batch
+from jobcenter.errors import KeyTaken
 from jobs import services
 from jobs.models import Job
 from jobs.submission import string_fields
@@ -59,6 +61,20 @@ def test_submit_name_priority_and_unique_key() -> None:
     assert again == first
     job = Job.objects.get(pk=first)
     assert (job.job_name, job.priority, job.unique_key) == ("smoke", 7, "k")
+
+
+@pytest.mark.django_db
+def test_submit_answers_a_unique_key_held_by_an_api_users_job() -> None:
+    """From an exploratory run: the command line's jobs have no owner, so a key an API
+    user's job held was "held by an unfinished job of another user", where the docs
+    promise that job's id. The command line is the operator's; API users still get 409."""
+    user = User.objects.create_user("api-user")
+    held = services.enqueue("echo", {"message": "api"}, unique_key="shared", user=user)
+    assert submit("echo", "--unique-key", "shared").strip() == held.pk
+    cli = submit("echo", "--unique-key", "cli-key").strip()
+    with pytest.raises(KeyTaken):
+        services.enqueue("echo", {"message": "x"}, unique_key="cli-key", user=user)
+    assert Job.objects.filter(unique_key="cli-key").get().pk == cli
 
 
 @pytest.mark.django_db
@@ -210,6 +226,23 @@ def test_jobs_file_with_a_byte_order_mark_and_bad_files(tmp_path: Path) -> None:
     path.write_bytes(b'{"job_type": "echo", "job_name": "caf\xe9"}\n')
     with pytest.raises(CommandError, match="not UTF-8 text"):
         submit("--batch", "c", "--jobs-file", str(path))
+
+
+@pytest.mark.django_db
+def test_line_separators_inside_json_strings_do_not_end_a_line(tmp_path: Path) -> None:
+    """From an exploratory run: ``json.dumps(..., ensure_ascii=False)`` leaves U+2028,
+    U+2029 and U+0085 inside strings; read as line ends, one job became three lines of
+    broken JSON. A ``--params-json`` file with a byte order mark is read as a jobs file is."""
+    path = tmp_path / "jobs.jsonl"
+    job = {"job_type": "echo", "job_name": "a\u2028b", "parameters": {"message": "x\u2029y\x85z"}}
+    path.write_text(json.dumps(job, ensure_ascii=False) + "\r\n", encoding="utf-8")
+    batch_id = submit("--batch", "seps", "--jobs-file", str(path)).strip()
+    [stored] = Job.objects.filter(batch_id=batch_id)
+    assert (stored.job_name, stored.parameters["message"]) == ("a\u2028b", "x\u2029y\x85z")
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"message": "from Windows"}), encoding="utf-8-sig")
+    job_id = submit("echo", "--params-json", str(params)).strip()
+    assert Job.objects.get(pk=job_id).parameters["message"] == "from Windows"
 
 
 @pytest.mark.django_db
