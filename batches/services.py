@@ -187,7 +187,7 @@ def _insert_batch(
         key = row["unique_key"]
         if key in held:
             holder, owner = held[key]
-            if owner != (user.pk if user is not None else None):
+            if user is not None and owner != user.pk:  # as services._check_key_owner
                 errors.append(
                     {
                         "field": f"jobs[{position}].unique_key",

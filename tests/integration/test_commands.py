@@ -75,6 +75,23 @@ def test_submit_answers_a_unique_key_held_by_an_api_users_job() -> None:
     with pytest.raises(KeyTaken):
         services.enqueue("echo", {"message": "x"}, unique_key="cli-key", user=user)
     assert Job.objects.filter(unique_key="cli-key").get().pk == cli
+    # No batch is made for a job that is there already.
+    assert submit("echo", "--unique-key", "shared", "--batch", "new").strip() == held.pk
+    assert not Batch.objects.filter(batch_name="new").exists()
+
+
+@pytest.mark.django_db
+def test_a_jobs_file_reuses_a_job_an_api_user_holds_the_key_of(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As ``--unique-key`` does: the command line is the operator's."""
+    held = services.enqueue(
+        "echo", {"message": "api"}, unique_key="k1", user=User.objects.create_user("api")
+    )
+    stdin(monkeypatch, jobs_file({"job_type": "echo", "unique_key": "k1"}, {"job_type": "echo"}))
+    batch = Batch.objects.get(pk=submit("--batch", "b", "--jobs-file", "-").strip())
+    assert batch.total_jobs == 1  # the other line's job; the first line's is held.pk
+    assert Job.objects.filter(unique_key="k1").get().pk == held.pk
 
 
 @pytest.mark.django_db

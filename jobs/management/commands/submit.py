@@ -89,6 +89,9 @@ class Command(BaseCommand):
         batch = None
         if options["batch"] is not None:  # an empty --batch is refused, not read as none
             check_batch_name(options["batch"])
+            holder = spec.unique_key and selectors.unfinished_job_with_key(spec.unique_key)
+            if holder:  # that job is the answer: no batch is made for nothing
+                return holder
             batch = batch_selectors.open_batch_named(options["batch"])
             if batch is None:
                 created = create_batch(options["batch"], [spec])
