@@ -171,7 +171,7 @@ class JobSpecIn(StrictSchema):
     unique_key: ShortText | None = Field(
         None,
         description="While an unfinished job holds this key, submitting it again returns that "
-        "job instead of creating another.",
+        "job instead of creating another. Empty or only whitespace: no key.",
     )
     max_attempts: int | None = Field(None, ge=1, le=100)
     webhook: WebhookTarget | None = None
@@ -179,6 +179,14 @@ class JobSpecIn(StrictSchema):
     _no_boolean_numbers = field_validator("priority", "max_attempts", mode="before")(
         classmethod(no_boolean_numbers)
     )
+
+    @field_validator("unique_key")
+    @classmethod
+    def _blank_key_is_none(cls, value: str | None) -> str | None:
+        """``""`` always meant no key; ``"  "`` was a key of its own, which a client that
+        sends a blank variable did not mean (and two such jobs in one batch were refused
+        as sharing a key)."""
+        return value if value is None or value.strip() else None
 
     def spec_dict(self) -> dict[str, Any]:
         """The keyword arguments of ``jobs.services.JobSpec``."""

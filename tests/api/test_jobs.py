@@ -137,6 +137,19 @@ def test_unique_key_returns_the_unfinished_job(client: Client) -> None:
     assert Job.objects.count() == 1
 
 
+def test_an_empty_or_blank_unique_key_is_no_key(client: Client) -> None:
+    """From an exploratory run: ``""`` meant no key, ``"  "`` was a key of its own (and two
+    jobs of one batch with it were refused as sharing one)."""
+    for key in ["", "  ", "\t"]:
+        for _ in range(2):
+            response = post(client, "/api/jobs", {"job_type": "echo", "unique_key": key})
+            assert response.status_code == 201 and response.json()["unique_key"] is None
+    jobs = [{"job_type": "echo", "unique_key": " "}, {"job_type": "echo", "unique_key": " "}]
+    batch = post(client, "/api/jobs/batch", {"batch_name": "blank keys", "jobs": jobs})
+    assert batch.status_code == 201, batch.json()
+    assert Job.objects.count() == 8 and not Job.objects.exclude(unique_key=None).exists()
+
+
 def test_unique_key_held_is_200_with_the_job_unchanged_and_201_once_it_ended(
     client: Client,
 ) -> None:
