@@ -113,6 +113,16 @@ class WebhookDeliveryAdmin(HiddenLookups, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """A delivery's payload is its job's or batch's results: seeing the outbox also
+        needs seeing jobs and batches (*view job*, *view batch*)."""
+        user = request.user
+        return (
+            super().has_view_permission(request, obj)
+            and user.has_perm("jobs.view_job")
+            and user.has_perm("batches.view_batch")
+        )
+
     def has_retry_permission(self, request: HttpRequest) -> bool:
         """Whoever may steer jobs (*change job*, as for the job actions) may ask for a
         delivery to be sent again; the deliveries' own change permission is never granted."""

@@ -279,6 +279,20 @@ def test_no_list_answers_guesses_of_a_webhook_secret_or_header(viewer: Client) -
     assert viewer.get("/admin/jobs/job/", {"job_type": "echo"}).status_code == 200
 
 
+def test_the_outbox_needs_the_view_permissions_of_jobs_and_batches(db: None) -> None:
+    """From an exploratory run: *view webhook delivery* alone showed payloads (results)
+    of jobs the user could not open."""
+    job_delivery()
+    user = User.objects.create_user("outbox", "o@example.org", "pw-outbox-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_webhookdelivery"))
+    client = Client()
+    client.force_login(user)
+    assert client.get(DELIVERIES).status_code == 403
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_job", "view_batch"]))
+    client.force_login(User.objects.get(pk=user.pk))  # permissions are cached per object
+    assert client.get(DELIVERIES).status_code == 200
+
+
 def test_nobody_may_add_change_or_delete(op: Client) -> None:
     delivery = job_delivery()
     before = WebhookDelivery.objects.values().get(pk=delivery.pk)
