@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from jobcenter.db import atomic, lock_rows
 from jobs.models import Job, JobLog, JobTypeSetting, Worker, default_progress
-from jobs.selectors import paused_types
+from jobs.selectors import due_pending_jobs, paused_types
 from jobs.services import ChangeRecorder, error_dict, released_fields
 from jobs.states import JobStatus
 from processors.registry import get_registry, limits
@@ -109,20 +109,16 @@ def type_limits(job_types: Iterable[str]) -> dict[str, int]:
 def claimable(
     now: datetime, job_types: Sequence[str] | None = None, exclude_types: Sequence[str] = ()
 ) -> QuerySet[Job]:
-    """Pending jobs a worker may take now: due, not held by a worker that may still be
-    running an earlier attempt (``services.operator_fields``) unless that lease ran out,
-    batch active and not archived, type not paused and served by the worker. Ordered by
-    priority, then age (index job_claim_order)."""
-    jobs = Job.objects.filter(status=PENDING).filter(
-        Q(run_after__isnull=True) | Q(run_after__lte=now)
-    )
-    jobs = jobs.filter(Q(worker_id__isnull=True) | Q(lease_expires_at__lt=now))
-    jobs = jobs.filter(Q(batch__isnull=True) | Q(batch__is_active=True, batch__archived=False))
+    """Pending jobs a worker may take now: due and not held by an operator
+    (``selectors.due_pending_jobs``: batch active and not archived, type not paused), not
+    held by a worker that may still be running an earlier attempt
+    (``services.operator_fields``) unless that lease ran out, and of a type the worker
+    serves. Ordered by priority, then age (index job_claim_order)."""
+    jobs = due_pending_jobs(now).filter(Q(worker_id__isnull=True) | Q(lease_expires_at__lt=now))
     if job_types:
         jobs = jobs.filter(job_type__in=list(job_types))
-    excluded = set(exclude_types) | paused_types()
-    if excluded:
-        jobs = jobs.exclude(job_type__in=sorted(excluded))
+    if exclude_types:
+        jobs = jobs.exclude(job_type__in=sorted(set(exclude_types)))
     return jobs.order_by("-priority", "created_at")
 
 

@@ -46,12 +46,12 @@ def unfinished_keys(keys: list[str]) -> dict[str, tuple[str, int | None]]:
     return found
 
 
-def due_pending_jobs() -> QuerySet[Job]:
+def due_pending_jobs(now: datetime | None = None) -> QuerySet[Job]:
     """Pending jobs a worker may take now: not those scheduled for later (``run_after``),
     which are not late however long ago they were submitted, nor those an operator holds
     (batch paused or archived, type paused), which are not a queue falling behind: the
     age of the oldest (health check, dashboard) would grow for as long as they are held."""
-    due = Q(run_after__isnull=True) | Q(run_after__lte=timezone.now())
+    due = Q(run_after__isnull=True) | Q(run_after__lte=now or timezone.now())
     jobs = Job.objects.filter(due, status=JobStatus.PENDING).filter(
         Q(batch__isnull=True) | Q(batch__is_active=True, batch__archived=False)
     )

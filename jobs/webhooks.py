@@ -29,7 +29,7 @@ from django.utils import timezone
 from batches.models import Batch
 from jobcenter import net
 from jobcenter.db import atomic, lock_rows
-from jobs.models import Job, JobLog, WebhookDelivery
+from jobs.models import Job, WebhookDelivery
 
 logger = logging.getLogger("jobcenter.worker")
 
@@ -291,8 +291,10 @@ def retry_deliveries(ids: Iterable[Any]) -> int:
     waiting = Q(
         status=status.PENDING, next_attempt_at__gt=now + timedelta(seconds=IN_FLIGHT_SECONDS)
     )
+    from jobs.queue import save_logs  # jobs.queue imports jobs.services, which imports this
+
     requeued = 0
-    logs: list[JobLog] = []
+    logs: list[tuple[str, str, str]] = []
     with atomic():
         for start in range(0, len(keys), RETRY_CHUNK):
             eligible = lock_rows(
@@ -304,14 +306,14 @@ def retry_deliveries(ids: Iterable[Any]) -> int:
             for pk, was, job_id, url in eligible:
                 (failed if was == status.FAILED else pending).append(pk)
                 if job_id:
-                    logs.append(JobLog(job_id=job_id, timestamp=now, message=requeued_message(url)))
+                    logs.append((job_id, "info", requeued_message(url)))
             requeued += WebhookDelivery.objects.filter(pk__in=failed, status=status.FAILED).update(
                 status=status.PENDING, attempts=0, next_attempt_at=now
             )
             requeued += WebhookDelivery.objects.filter(waiting, pk__in=pending).update(
                 next_attempt_at=now
             )
-        JobLog.objects.bulk_create(logs)
+        save_logs(logs)
     return requeued
 
 
